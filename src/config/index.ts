@@ -1,0 +1,215 @@
+/**
+ * Typed, validated configuration from an env-like record. Runtime-agnostic (no node: imports):
+ * the caller passes the environment; on Node that is `process.env` (the default).
+ *
+ * Every variable has an embedded default except CA_KEY_PASSPHRASE in production. An empty string
+ * counts as unset. All problems are collected and reported together in one AppError with code
+ * `config.invalid`; `detail.problems` lists `{ variable, message }` for each.
+ */
+import { AppError } from '../shared/errors.js';
+
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Passphrase used for the development CA key when none is configured. Refused in production. */
+export const DEV_CA_KEY_PASSPHRASE = 'smimegw-dev-only-insecure-passphrase';
+
+export interface ListenAddress {
+  /** Host name or IP address; IPv6 without brackets (e.g. "::1"). */
+  host: string;
+  /** 0..65535; 0 asks the OS for a free port. */
+  port: number;
+}
+
+export type DatabaseConfig =
+  /** Embedded PGlite, stored in `dataDir` (= `${DATA_DIR}/pglite`). */
+  | { kind: 'pglite'; dataDir: string }
+  /** An external PostgreSQL server. */
+  | { kind: 'postgres'; url: string };
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  /** DATA_DIR, without a trailing slash. */
+  dataDir: string;
+  database: DatabaseConfig;
+  httpListen: ListenAddress;
+  /** PUBLIC_URL without a trailing slash, e.g. "https://smime.example.com". */
+  publicUrl: string;
+  filterListen: ListenAddress;
+  /** smtp:// or smtps:// URL the filter worker re-injects processed mail to. */
+  reinjectSmtpUrl: string;
+  /** smtp:// or smtps:// URL for notification mail; undefined = notifications off. */
+  notifySmtpUrl: string | undefined;
+  caKeyPassphrase: string;
+  /** True when caKeyPassphrase is the embedded development default. */
+  caKeyPassphraseIsDevDefault: boolean;
+  logLevel: LogLevel;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const CONFIG_DEFAULTS = {
+  NODE_ENV: 'development',
+  DATA_DIR: './data',
+  HTTP_LISTEN: '127.0.0.1:8080',
+  PUBLIC_URL: 'http://127.0.0.1:8080',
+  FILTER_LISTEN: '127.0.0.1:10025',
+  REINJECT_SMTP_URL: 'smtp://127.0.0.1:10026',
+  LOG_LEVEL: 'info',
+} as const;
+
+interface Problem {
+  variable: string;
+  message: string;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: Problem[] = [];
+  const problem = (variable: string, message: string): void => {
+    problems.push({ variable, message });
+  };
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+
+  const nodeEnv = oneOf('NODE_ENV', get('NODE_ENV') ?? CONFIG_DEFAULTS.NODE_ENV, NODE_ENVS, problem) ?? 'development';
+  const logLevel = oneOf('LOG_LEVEL', get('LOG_LEVEL') ?? CONFIG_DEFAULTS.LOG_LEVEL, LOG_LEVELS, problem) ?? 'info';
+
+  let dataDir = get('DATA_DIR') ?? CONFIG_DEFAULTS.DATA_DIR;
+  if (dataDir.length > 1) dataDir = dataDir.replace(/\/+$/, '') || '/';
+
+  let database: DatabaseConfig = { kind: 'pglite', dataDir: `${dataDir === '/' ? '' : dataDir}/pglite` };
+  const databaseUrl = get('DATABASE_URL');
+  if (databaseUrl !== undefined) {
+    const u = parseUrl(databaseUrl);
+    if (!u || (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') || u.hostname === '') {
+      problem('DATABASE_URL', `DATABASE_URL must be a postgres:// or postgresql:// URL with a host, got '${redactUrl(databaseUrl)}'`);
+    } else {
+      database = { kind: 'postgres', url: databaseUrl };
+    }
+  }
+
+  const httpListen = listenAddress('HTTP_LISTEN', get('HTTP_LISTEN') ?? CONFIG_DEFAULTS.HTTP_LISTEN, problem);
+  const filterListen = listenAddress('FILTER_LISTEN', get('FILTER_LISTEN') ?? CONFIG_DEFAULTS.FILTER_LISTEN, problem);
+
+  let publicUrl: string = CONFIG_DEFAULTS.PUBLIC_URL;
+  const rawPublic = get('PUBLIC_URL') ?? CONFIG_DEFAULTS.PUBLIC_URL;
+  const pu = parseUrl(rawPublic);
+  if (!pu || (pu.protocol !== 'http:' && pu.protocol !== 'https:') || pu.hostname === '') {
+    problem('PUBLIC_URL', `PUBLIC_URL must be an http:// or https:// URL, got '${rawPublic}'`);
+  } else if (pu.search !== '' || pu.hash !== '' || pu.username !== '' || pu.password !== '') {
+    problem('PUBLIC_URL', `PUBLIC_URL must not contain credentials, a query or a fragment, got '${rawPublic}'`);
+  } else {
+    publicUrl = pu.href.replace(/\/+$/, '');
+  }
+
+  const reinjectSmtpUrl = smtpUrl('REINJECT_SMTP_URL', get('REINJECT_SMTP_URL') ?? CONFIG_DEFAULTS.REINJECT_SMTP_URL, problem);
+  const rawNotify = get('NOTIFY_SMTP_URL');
+  const notifySmtpUrl = rawNotify === undefined ? undefined : smtpUrl('NOTIFY_SMTP_URL', rawNotify, problem);
+
+  let caKeyPassphrase = get('CA_KEY_PASSPHRASE');
+  let caKeyPassphraseIsDevDefault = false;
+  if (nodeEnv === 'production') {
+    if (caKeyPassphrase === undefined) {
+      problem('CA_KEY_PASSPHRASE', 'CA_KEY_PASSPHRASE is required when NODE_ENV=production');
+    } else if (caKeyPassphrase === DEV_CA_KEY_PASSPHRASE) {
+      problem('CA_KEY_PASSPHRASE', 'CA_KEY_PASSPHRASE must not be the development default when NODE_ENV=production');
+    }
+  }
+  if (caKeyPassphrase === undefined) {
+    caKeyPassphrase = DEV_CA_KEY_PASSPHRASE;
+    caKeyPassphraseIsDevDefault = true;
+  } else if (caKeyPassphrase === DEV_CA_KEY_PASSPHRASE) {
+    caKeyPassphraseIsDevDefault = true;
+  }
+
+  if (problems.length > 0) {
+    throw new AppError('config.invalid', `Invalid configuration: ${problems.map((p) => p.message).join('; ')}`, {
+      kind: 'bad_input',
+      detail: { problems },
+    });
+  }
+
+  return Object.freeze({
+    nodeEnv,
+    dataDir,
+    database: Object.freeze(database),
+    httpListen: Object.freeze(httpListen!),
+    publicUrl,
+    filterListen: Object.freeze(filterListen!),
+    reinjectSmtpUrl: reinjectSmtpUrl!,
+    notifySmtpUrl,
+    caKeyPassphrase,
+    caKeyPassphraseIsDevDefault,
+    logLevel,
+  });
+}
+
+/** "host:port" as a URL-ish string, brackets around IPv6 hosts (e.g. "[::1]:8080"). */
+export function formatListenAddress(a: ListenAddress): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  value: string,
+  allowed: readonly T[],
+  problem: (variable: string, message: string) => void,
+): T | undefined {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problem(name, `${name} must be one of ${allowed.join('|')}, got '${value}'`);
+  return undefined;
+}
+
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
+
+function listenAddress(
+  name: string,
+  value: string,
+  problem: (variable: string, message: string) => void,
+): ListenAddress | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(value);
+  if (!m) {
+    problem(name, `${name} must be host:port, got '${value}'`);
+    return undefined;
+  }
+  const v6 = m[1];
+  const host = v6 ?? m[2]!;
+  if (v6 !== undefined ? !(IPV6_RE.test(v6) && v6.includes(':')) : !HOSTNAME_RE.test(host)) {
+    problem(name, `${name} has an invalid host '${host}' (want a host name, an IPv4 address or [IPv6])`);
+    return undefined;
+  }
+  const port = Number(m[3]);
+  if (!Number.isInteger(port) || port > 65535) {
+    problem(name, `${name} port must be 0-65535, got '${m[3]}'`);
+    return undefined;
+  }
+  return { host, port };
+}
+
+function smtpUrl(name: string, value: string, problem: (variable: string, message: string) => void): string | undefined {
+  const u = parseUrl(value);
+  if (!u || (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') || u.hostname === '') {
+    problem(name, `${name} must be an smtp:// or smtps:// URL with a host, got '${redactUrl(value)}'`);
+    return undefined;
+  }
+  return value;
+}
+
+function parseUrl(s: string): URL | undefined {
+  try {
+    return new URL(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hides a password in a URL-looking string so it never lands in an error message or a log. */
+export function redactUrl(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+}
