@@ -1,0 +1,298 @@
+/**
+ * Message-level S/MIME: RFC 5322 in, RFC 5322 out.
+ *
+ * The outer header keeps every field of the original except Bcc (never revealed), the Content-*
+ * fields and MIME-Version (they move into, or are replaced around, the protected entity). The inner
+ * entity carries the original Content-* fields and body byte for byte (line ends normalised to CRLF
+ * when the input used bare LF); for signing it is canonicalised first (RFC 8551 3.1).
+ */
+import { AppError } from '../shared/errors.js';
+import { concat, fromBase64, latin1, utf8 } from '../shared/bytes.js';
+import { splitMessage, parseContentType, getHeader, isContentHeader, canonicalizeEntity, newBoundary, toCRLF, type HeaderField } from '../mime/index.js';
+import type { Certificate } from '../pki/certificate.js';
+import type { SmimeCapability } from '../pki/capabilities.js';
+import { chooseAlgorithms, assertAlgorithmsFit, algorithmsKey, type ContentAlgorithm, type RecipientAlgorithms, type AlgorithmChoice } from './algorithms.js';
+import { assertEncryptionCertificate } from './recipient-check.js';
+import { envelope, type EnvelopeRecipient } from './envelope.js';
+import { base64Lines, collect, partsSource, type ByteSource } from './stream.js';
+import { buildSignedData, type SignerIdentity, type SignOptions } from './signed-data.js';
+import { decryptContentInfo, type DecryptIdentity, type DecryptedContent } from './decrypt.js';
+import { verifySignedData, type VerifyOptions, type VerifiedContent } from './verify-cms.js';
+
+const CRLF = utf8('\r\n');
+const DROPPED = new Set(['bcc', 'resent-bcc', 'mime-version']);
+
+export interface EncryptRecipient {
+  certificate: Certificate;
+  /** Capabilities the recipient advertised elsewhere (e.g. harvested); else the certificate's. */
+  capabilities?: readonly SmimeCapability[];
+  /** Force the algorithms (the directory's choice); else chosen from capabilities. */
+  algorithms?: RecipientAlgorithms;
+}
+
+export interface EncryptOptions {
+  /** Validation time for recipient certificates (default now). */
+  now?: Date;
+}
+
+export interface EnvelopeGroup {
+  algorithms: RecipientAlgorithms;
+  reason: string;
+  recipients: EncryptRecipient[];
+}
+
+/** Groups recipients that share algorithms (each group becomes one EnvelopedData). */
+export function planEnvelopes(recipients: readonly EncryptRecipient[], options: EncryptOptions = {}): EnvelopeGroup[] {
+  const now = options.now ?? new Date();
+  const groups = new Map<string, EnvelopeGroup>();
+  for (const r of recipients) {
+    assertEncryptionCertificate(r.certificate, now);
+    let choice: AlgorithmChoice;
+    if (r.algorithms) {
+      assertAlgorithmsFit(r.certificate, r.algorithms);
+      choice = { ...r.algorithms, reason: `${r.algorithms.content} + ${r.algorithms.keyTransport} (chosen by caller)` };
+    } else choice = chooseAlgorithms(r.certificate, r.capabilities);
+    const key = algorithmsKey(choice);
+    const g = groups.get(key);
+    if (g) g.recipients.push(r);
+    else groups.set(key, { algorithms: { content: choice.content, keyTransport: choice.keyTransport }, reason: choice.reason, recipients: [r] });
+  }
+  return [...groups.values()];
+}
+
+interface Prepared {
+  /** Outer header fields to keep, CRLF-terminated. */
+  outer: Uint8Array;
+  /** The inner entity as parts (content header fields, blank line, body). */
+  inner: Uint8Array[];
+  headers: HeaderField[];
+}
+
+function hasBareLF(b: Uint8Array): boolean {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  let i = buf.indexOf(10);
+  while (i >= 0) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+    i = buf.indexOf(10, i + 1);
+  }
+  return buf.length > 0 && buf.lastIndexOf(13) === buf.length - 1;
+}
+
+function fieldBytes(f: HeaderField): Uint8Array {
+  const raw = f.raw;
+  return concat([hasBareLF(raw) ? toCRLF(raw) : raw, CRLF]);
+}
+
+function prepare(message: Uint8Array): Prepared {
+  const split = splitMessage(message);
+  const outer: Uint8Array[] = [];
+  const inner: Uint8Array[] = [];
+  for (const f of split.headers) {
+    if (isContentHeader(f.lname)) inner.push(fieldBytes(f));
+    else if (!DROPPED.has(f.lname)) outer.push(fieldBytes(f));
+  }
+  const body = hasBareLF(split.body) ? toCRLF(split.body) : split.body;
+  return { outer: concat(outer), inner: [...inner, CRLF, body], headers: split.headers };
+}
+
+function mimeHeaders(lines: string[]): Uint8Array {
+  return utf8(lines.map((l) => l + '\r\n').join(''));
+}
+
+const ENVELOPED_HEADERS = (smimeType: string) =>
+  mimeHeaders([
+    'MIME-Version: 1.0',
+    `Content-Type: application/pkcs7-mime; smime-type=${smimeType}; name="smime.p7m"`,
+    'Content-Transfer-Encoding: base64',
+    'Content-Disposition: attachment; filename="smime.p7m"',
+    'Content-Description: S/MIME Encrypted Message',
+  ]);
+
+/** Streams the complete encrypted RFC 5322 message for one group of recipients. */
+export async function* encryptPrepared(outer: Uint8Array, inner: ByteSource, group: EnvelopeGroup): AsyncGenerator<Uint8Array> {
+  const recipients: EnvelopeRecipient[] = group.recipients.map((r) => ({ certificate: r.certificate, keyTransport: group.algorithms.keyTransport }));
+  const env = envelope(inner, recipients, group.algorithms.content);
+  const smimeType = group.algorithms.content === 'aes256-gcm' ? 'authEnveloped-data' : 'enveloped-data';
+  yield concat([outer, ENVELOPED_HEADERS(smimeType), CRLF]);
+  yield* base64Lines(env.chunks);
+}
+
+function singleGroup(recipients: readonly EncryptRecipient[], options: EncryptOptions): EnvelopeGroup {
+  const groups = planEnvelopes(recipients, options);
+  if (groups.length !== 1) {
+    const list = groups.map((g) => `${g.recipients.map((r) => r.certificate.emails[0]).join(', ')}: ${g.algorithms.content}/${g.algorithms.keyTransport}`).join('; ');
+    throw new AppError('smime.mixed_algorithms', `The recipients need different algorithms (${list}); encrypt a separate message for each group`);
+  }
+  return groups[0]!;
+}
+
+/**
+ * Encrypts `message` to `recipients` (who must share algorithms; see planEnvelopes) as a stream of
+ * the resulting RFC 5322 message.
+ */
+export function encryptMessageStream(message: Uint8Array, recipients: readonly EncryptRecipient[], options: EncryptOptions = {}): AsyncGenerator<Uint8Array> {
+  const group = singleGroup(recipients, options);
+  const p = prepare(message);
+  return encryptPrepared(p.outer, partsSource(p.inner), group);
+}
+
+export async function encryptMessage(message: Uint8Array, recipients: readonly EncryptRecipient[], options: EncryptOptions = {}): Promise<Uint8Array> {
+  return collect(encryptMessageStream(message, recipients, options));
+}
+
+export type SignMode = 'detached' | 'opaque';
+
+export interface SignMessageOptions extends SignOptions {
+  mode?: SignMode;
+}
+
+/** Builds the signed MIME entity (Content-Type header + body) over a canonical entity. */
+function signEntity(canonical: Uint8Array, signer: SignerIdentity, options: SignMessageOptions): Uint8Array[] {
+  if ((options.mode ?? 'detached') === 'opaque') {
+    const der = buildSignedData(canonical, signer, false, options);
+    return [
+      mimeHeaders([
+        'Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"',
+        'Content-Transfer-Encoding: base64',
+        'Content-Disposition: attachment; filename="smime.p7m"',
+      ]),
+      CRLF,
+      utf8(Buffer.from(der).toString('base64').replace(/.{1,76}/g, '$&\r\n')),
+    ];
+  }
+  const der = buildSignedData(canonical, signer, true, options);
+  let boundary = newBoundary();
+  while (Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength).includes(boundary)) boundary = newBoundary();
+  return [
+    mimeHeaders([`Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="${boundary}"`]),
+    CRLF,
+    utf8(`This is a cryptographically signed message in MIME format.\r\n\r\n--${boundary}\r\n`),
+    canonical,
+    utf8(
+      `\r\n--${boundary}\r\n` +
+        'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n' +
+        'Content-Transfer-Encoding: base64\r\n' +
+        'Content-Disposition: attachment; filename="smime.p7s"\r\n' +
+        'Content-Description: S/MIME Cryptographic Signature\r\n\r\n' +
+        Buffer.from(der).toString('base64').replace(/.{1,76}/g, '$&\r\n') +
+        `\r\n--${boundary}--\r\n`,
+    ),
+  ];
+}
+
+export async function signMessage(message: Uint8Array, signer: SignerIdentity, options: SignMessageOptions = {}): Promise<Uint8Array> {
+  const p = prepare(message);
+  const canonical = canonicalizeEntity(concat(p.inner));
+  return concat([p.outer, mimeHeaders(['MIME-Version: 1.0']), ...signEntity(canonical, signer, options)]);
+}
+
+/** Sign-then-encrypt as one call: the signed entity becomes the encrypted content. */
+export function signAndEncryptMessageStream(
+  message: Uint8Array,
+  signer: SignerIdentity,
+  recipients: readonly EncryptRecipient[],
+  options: SignMessageOptions & EncryptOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const group = singleGroup(recipients, options);
+  const p = prepare(message);
+  const signed = signEntity(canonicalizeEntity(concat(p.inner)), signer, options);
+  return encryptPrepared(p.outer, partsSource(signed), group);
+}
+
+export async function signAndEncryptMessage(
+  message: Uint8Array,
+  signer: SignerIdentity,
+  recipients: readonly EncryptRecipient[],
+  options: SignMessageOptions & EncryptOptions = {},
+): Promise<Uint8Array> {
+  return collect(signAndEncryptMessageStream(message, signer, recipients, options));
+}
+
+function smimeBody(message: Uint8Array, want: 'encrypted' | 'signed'): { ct: ReturnType<typeof parseContentType>; split: ReturnType<typeof splitMessage> } {
+  const split = splitMessage(message);
+  const ctField = getHeader(split.headers, 'content-type');
+  if (!ctField) throw new AppError('smime.not_smime', `Not an S/MIME ${want} message: it has no Content-Type`);
+  return { ct: parseContentType(ctField.value), split };
+}
+
+function decodeBody(split: ReturnType<typeof splitMessage>): Uint8Array {
+  const cte = getHeader(split.headers, 'content-transfer-encoding')?.value.trim().toLowerCase();
+  if (cte === 'base64') return fromBase64(latin1(split.body));
+  return split.body;
+}
+
+function isPkcs7Mime(ct: ReturnType<typeof parseContentType>): boolean {
+  return ct.type === 'application' && (ct.subtype === 'pkcs7-mime' || ct.subtype === 'x-pkcs7-mime');
+}
+
+export interface DecryptResult extends DecryptedContent {
+  /** The decrypted MIME entity. */
+  entity: Uint8Array;
+}
+
+/** Decrypts an application/pkcs7-mime enveloped message; returns the inner entity. */
+export async function decryptMessage(message: Uint8Array, identity: DecryptIdentity): Promise<DecryptResult> {
+  const { ct, split } = smimeBody(message, 'encrypted');
+  if (!isPkcs7Mime(ct) || (ct.params['smime-type'] && !/^(authE|e)nveloped-data$/i.test(ct.params['smime-type']))) {
+    throw new AppError('smime.not_encrypted', `Not an S/MIME encrypted message (Content-Type ${ct.type}/${ct.subtype}${ct.params['smime-type'] ? '; smime-type=' + ct.params['smime-type'] : ''})`);
+  }
+  const r = decryptContentInfo(decodeBody(split), identity);
+  return { ...r, entity: r.content };
+}
+
+export interface VerifyResult extends VerifiedContent {
+  /** The signed MIME entity (what the signature covers). */
+  entity: Uint8Array;
+  mode: SignMode;
+}
+
+/** Finds the two body parts of a multipart/signed entity, exactly as RFC 1847 defines them. */
+export function splitMultipartSigned(body: Uint8Array, boundary: string): { signed: Uint8Array; signaturePart: Uint8Array } {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const delim = Buffer.from('--' + boundary);
+  const positions: number[] = [];
+  let i = buf.indexOf(delim);
+  while (i >= 0) {
+    const atLineStart = i === 0 || buf[i - 1] === 10;
+    if (atLineStart) positions.push(i);
+    i = buf.indexOf(delim, i + delim.length);
+  }
+  if (positions.length < 3) throw new AppError('smime.malformed', 'multipart/signed does not have the two required parts');
+  const lineEnd = (from: number) => {
+    const nl = buf.indexOf(10, from);
+    if (nl < 0) throw new AppError('smime.malformed', 'multipart/signed is truncated');
+    return nl + 1;
+  };
+  const contentStart = (p: number) => lineEnd(p);
+  const contentEnd = (nextDelim: number) => (buf[nextDelim - 2] === 13 ? nextDelim - 2 : nextDelim - 1);
+  const signed = body.subarray(contentStart(positions[0]!), contentEnd(positions[1]!));
+  const signaturePart = body.subarray(contentStart(positions[1]!), contentEnd(positions[2]!));
+  return { signed, signaturePart };
+}
+
+/** Verifies a multipart/signed or opaque signed-data message. */
+export async function verifyMessage(message: Uint8Array, options: VerifyOptions): Promise<VerifyResult> {
+  const { ct, split } = smimeBody(message, 'signed');
+  if (ct.type === 'multipart' && ct.subtype === 'signed') {
+    const boundary = ct.params['boundary'];
+    if (!boundary) throw new AppError('smime.malformed', 'multipart/signed without a boundary parameter');
+    const { signed, signaturePart } = splitMultipartSigned(split.body, boundary);
+    const sigSplit = splitMessage(signaturePart);
+    const sigCt = getHeader(sigSplit.headers, 'content-type');
+    const sigType = sigCt ? parseContentType(sigCt.value) : undefined;
+    if (!sigType || sigType.type !== 'application' || !/^(x-)?pkcs7-signature$/.test(sigType.subtype)) {
+      throw new AppError('smime.malformed', 'The second part of multipart/signed is not application/pkcs7-signature');
+    }
+    const der = decodeBody(sigSplit);
+    const alt = hasBareLF(signed) ? toCRLF(signed) : undefined;
+    const r = verifySignedData(der, options, signed, alt);
+    return { ...r, entity: r.content, mode: 'detached' };
+  }
+  if (isPkcs7Mime(ct) && (!ct.params['smime-type'] || /^signed-data$/i.test(ct.params['smime-type']))) {
+    const r = verifySignedData(decodeBody(split), options);
+    return { ...r, entity: r.content, mode: 'opaque' };
+  }
+  throw new AppError('smime.not_signed', `Not an S/MIME signed message (Content-Type ${ct.type}/${ct.subtype})`);
+}
+
+export type { ContentAlgorithm };

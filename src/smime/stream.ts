@@ -1,0 +1,73 @@
+/**
+ * Byte sources and the streaming base64 line encoder used for large S/MIME bodies.
+ * Node's Buffer is used for speed (available in workerd with nodejs_compat).
+ */
+export interface ByteSource {
+  /** Total length in bytes, known before streaming (CMS uses definite lengths). */
+  readonly size: number;
+  chunks(): Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
+export const SLICE = 256 * 1024;
+
+/** A source over in-memory parts, sliced so that downstream buffers stay small. */
+export function partsSource(parts: readonly Uint8Array[]): ByteSource {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  return {
+    size,
+    *chunks() {
+      for (const p of parts) for (let i = 0; i < p.length; i += SLICE) yield p.subarray(i, Math.min(p.length, i + SLICE));
+    },
+  };
+}
+
+export async function collect(chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of chunks) {
+    parts.push(c);
+    n += c.length;
+  }
+  const out = Buffer.allocUnsafe(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+const LINE = 76;
+const LINE_BYTES = 57;
+
+/** Base64 of `bytes` (a multiple of 57 bytes, except for the last call) as 76-column CRLF lines. */
+function linesOf(bytes: Uint8Array): Uint8Array {
+  const b64 = Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), 'latin1');
+  const lines = Math.ceil(b64.length / LINE);
+  const out = Buffer.allocUnsafe(b64.length + lines * 2);
+  let o = 0;
+  for (let i = 0; i < b64.length; i += LINE) {
+    const end = i + LINE < b64.length ? i + LINE : b64.length;
+    o += b64.copy(out, o, i, end);
+    out[o++] = 13;
+    out[o++] = 10;
+  }
+  return out;
+}
+
+/** Streams base64 lines (76 columns, CRLF, final CRLF) of the concatenated input chunks. */
+export async function* base64Lines(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let carry: Uint8Array = new Uint8Array(0);
+  for await (const chunk of input) {
+    let data = chunk;
+    if (carry.length) {
+      data = Buffer.concat([carry, chunk]);
+      carry = new Uint8Array(0);
+    }
+    const usable = data.length - (data.length % LINE_BYTES);
+    if (usable > 0) yield linesOf(data.subarray(0, usable));
+    if (usable < data.length) carry = data.slice(usable);
+  }
+  if (carry.length) yield linesOf(carry);
+}
