@@ -223,7 +223,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
 export function readCertificates(input: Uint8Array, source = 'input'): Certificate[] {
   if (input.length === 0) throw new AppError('cert.empty', `${source}: empty file, expected a certificate`);
   if (looksLikePem(input)) {
-    const blocks = decodePemAll(latin1(input));
+    const blocks = withSource(() => decodePemAll(latin1(input)), source);
     const certs = blocks.filter((b) => b.label === 'CERTIFICATE' || b.label === 'X509 CERTIFICATE' || b.label === 'TRUSTED CERTIFICATE');
     if (certs.length === 0) {
       const found = blocks.map((b) => b.label).join(', ') || 'no complete PEM block';

@@ -31,7 +31,7 @@ export function readPrivateKey(input: Uint8Array, passphrase?: string, source = 
       key = createPrivateKey({ key: Buffer.from(input), format: 'der', type: 'pkcs8', passphrase });
     }
   } catch (e) {
-    if (e instanceof AppError) throw e;
+    if (e instanceof AppError) throw e.code.startsWith('key.') ? e : new AppError(e.code, `${source}: ${e.message}`, { cause: e });
     const msg = (e as Error).message;
     if (/passphrase|decrypt/i.test(msg)) throw new AppError('key.passphrase', `${source}: the private key is encrypted and the passphrase is missing or wrong`, { cause: e });
     throw new AppError('key.malformed', `${source}: not a readable private key (PKCS#8, PKCS#1 or SEC1; PEM or DER)`, { cause: e });

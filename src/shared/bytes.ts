@@ -149,7 +149,13 @@ export function decodePemAll(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
   for (const m of text.matchAll(PEM_RE)) {
     const body = m[2]!.replace(/^[A-Za-z-]+:.*$/gm, ''); // drop RFC 1421 headers, if any
-    blocks.push({ label: m[1]!, der: fromBase64(body) });
+    let der: Uint8Array;
+    try {
+      der = fromBase64(body);
+    } catch (e) {
+      throw new AppError('pem.bad_base64', `the PEM block ${m[1]} is not valid base64`, { cause: e });
+    }
+    blocks.push({ label: m[1]!, der });
   }
   return blocks;
 }
