@@ -16,6 +16,7 @@ import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { run, runOk, type RunResult } from './exec.js';
 import { extractSmimeParts, MimeError, type SmimeParts } from './mime.js';
+import { children, isUniversal, oidOf, OID, readTlv } from './der.js';
 
 export { extractSmimeParts, tamper, type SmimeParts, type TamperTarget } from './mime.js';
 
@@ -115,6 +116,31 @@ function parse(eml: Uint8Array): SmimeParts | ClientResult {
 
 function isFailure(x: SmimeParts | ClientResult): x is ClientResult {
   return 'ok' in x;
+}
+
+/** The outer CMS content type, or undefined if the DER is not a ContentInfo. */
+function cmsContentType(der: Uint8Array): string | undefined {
+  try {
+    const first = children(der, readTlv(der, 0))[0];
+    return isUniversal(first, 6) ? oidOf(der, first) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The bare CMS of an encrypted message for gpgsm / NSS. cmsutil -D also "decodes" signed-only data
+ * with exit 0, so anything but (Auth)EnvelopedData is a failure here.
+ */
+function encryptedCms(eml: Uint8Array, who: string): Buffer | ClientResult {
+  const parts = parse(eml);
+  if (isFailure(parts)) return parts;
+  if (parts.kind !== 'pkcs7-mime') return harnessFailure(`${who}: message is multipart/signed, not application/pkcs7-mime`);
+  const type = cmsContentType(parts.der);
+  if (type !== OID.envelopedData && type !== OID.authEnvelopedData) {
+    return harnessFailure(`${who}: CMS content type ${type ?? '(unparseable)'} is not (auth)enveloped data`);
+  }
+  return parts.der;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,14 +279,13 @@ async function throwUnlessOk(p: Promise<RunResult>, what: string): Promise<RunRe
  * (the base64 body of the application/pkcs7-mime part, decoded).
  */
 export async function gpgsmDecrypt(eml: Uint8Array, o: RecipientP12): Promise<ClientResult> {
-  const parts = parse(eml);
-  if (isFailure(parts)) return parts;
-  if (parts.kind !== 'pkcs7-mime') return harnessFailure('gpgsmDecrypt: message is multipart/signed, not application/pkcs7-mime');
+  const der = encryptedCms(eml, 'gpgsmDecrypt');
+  if (!Buffer.isBuffer(der)) return der;
   return withGpgsmHome(o.caPems ?? [], o.timeoutMs, async (h) => {
     const p12 = join(h.dir, 'key.p12');
     const inFile = join(h.dir, 'body.p7m');
     const outFile = join(h.dir, 'out');
-    await Promise.all([writeFile(p12, o.p12), writeFile(inFile, parts.der)]);
+    await Promise.all([writeFile(p12, o.p12), writeFile(inFile, der)]);
     const pass = o.p12Password + '\n';
     const imp = await h.gpgsm(['--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--import', p12], pass);
     const impStatus = parseGnupgStatus(imp.stderr);
@@ -355,14 +380,13 @@ async function withNssDb<T>(caPems: readonly string[], timeoutMs: number | undef
 
 /** `pk12util -i` into a fresh NSS database, then `cmsutil -D` on the bare CMS. */
 export async function nssDecrypt(eml: Uint8Array, o: RecipientP12): Promise<ClientResult> {
-  const parts = parse(eml);
-  if (isFailure(parts)) return parts;
-  if (parts.kind !== 'pkcs7-mime') return harnessFailure('nssDecrypt: message is multipart/signed, not application/pkcs7-mime');
+  const der = encryptedCms(eml, 'nssDecrypt');
+  if (!Buffer.isBuffer(der)) return der;
   return withNssDb([], o.timeoutMs, async ({ dir, db }) => {
     const p12 = join(dir, 'key.p12');
     const inFile = join(dir, 'body.p7m');
     const outFile = join(dir, 'out');
-    await Promise.all([writeFile(p12, o.p12), writeFile(inFile, parts.der)]);
+    await Promise.all([writeFile(p12, o.p12), writeFile(inFile, der)]);
     const imp = await run('pk12util', ['-i', p12, '-d', db, '-W', o.p12Password, '-K', ''], { timeoutMs: o.timeoutMs });
     if (imp.code !== 0) return resultOf(imp, false, EMPTY, '[harness] pk12util import failed');
     const r = await run('cmsutil', ['-D', '-i', inFile, '-d', db, '-p', '', '-o', outFile], { timeoutMs: o.timeoutMs });

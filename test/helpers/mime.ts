@@ -278,15 +278,18 @@ export function tamper(eml: Uint8Array, where: TamperTarget): Buffer {
     return replaceCmsBody(out);
   }
 
-  // where === 'content': toggle the case of the last ASCII letter of the signed entity's body
-  // (keeps 7-bit, quoted-printable and base64 bodies well-formed).
+  // where === 'content': toggle the case of the last ASCII letter of the signed entity's body,
+  // skipping boundary lines ("--...") so nested multiparts stay intact. Case toggling keeps 7-bit,
+  // quoted-printable and base64 bodies well-formed.
   const toggleLastLetter = (bytes: Buffer, from: number): number => {
+    const text = bytes.toString('latin1');
     for (let i = bytes.length - 1; i >= from; i--) {
       const c = bytes[i] as number;
-      if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) {
-        bytes[i] = c ^ 0x20;
-        return i;
-      }
+      if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a))) continue;
+      const lineStart = text.lastIndexOf('\n', i) + 1;
+      if (text.startsWith('--', Math.max(lineStart, from))) continue;
+      bytes[i] = c ^ 0x20;
+      return i;
     }
     return -1;
   };

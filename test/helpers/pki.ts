@@ -227,13 +227,20 @@ function checkNames(kind: string, names: readonly string[], re: RegExp): void {
   for (const n of names) if (!re.test(n)) throw new Error(`${kind}: unsupported value ${JSON.stringify(n)}`);
 }
 
+/** PKI folders still to remove when the process exits (if a test file never calls cleanup()). */
+const pendingDirs = new Set<string>();
+let exitHookInstalled = false;
+
 export async function createTestPki(opts: CreateTestPkiOptions = {}): Promise<TestPki> {
   const dir = await mkdtemp(join(opts.parentDir ?? tmpdir(), 'smimegw-pki-'));
   const keep = opts.keep === true || process.env.SMIMEGW_KEEP_TMP === '1';
-  const onExit = () => {
-    if (!keep) rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
+  if (!keep) pendingDirs.add(dir);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const d of pendingDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
 
   const runId = randomBytes(4).toString('hex');
   const now = Date.now();
@@ -320,7 +327,7 @@ export async function createTestPki(opts: CreateTestPkiOptions = {}): Promise<Te
     caBundlePem: root.certPem + intermediate.certPem,
     issue,
     async cleanup() {
-      process.removeListener('exit', onExit);
+      pendingDirs.delete(dir);
       if (!keep) await rm(dir, { recursive: true, force: true });
     },
   };

@@ -363,6 +363,9 @@ describe('extractSmimeParts / tamper', () => {
     const b = extractSmimeParts(t);
     assert.ok(a.kind === 'multipart-signed' && b.kind === 'multipart-signed');
     assert.equal(diffCount(a.signedContent, b.signedContent), 1);
+    const at = a.signedContent.findIndex((x, i) => x !== b.signedContent[i]);
+    const line = a.signedContent.toString('latin1').slice(a.signedContent.lastIndexOf(0x0a, at) + 1);
+    assert.ok(!line.startsWith('--'), 'a boundary line of the signed entity is never the one changed');
     assert.ok(a.signature.equals(b.signature));
     assert.throws(() => tamper(enc, 'signature'), /not signed data/);
     assert.throws(() => tamper(signed, 'ciphertext'), /not \(auth\)enveloped/);
@@ -444,6 +447,16 @@ describe('decryption oracles', () => {
     const eml = asEml(await opensslCmsEncrypt(entity, [alice.certPem]));
     const results = await Promise.all(clients.map(async (cl) => [cl, await decrypt(cl, eml, carol)] as const));
     for (const [cl, r] of results) assert.equal(r.ok, false, `${cl} must not decrypt with carol's key`);
+  });
+
+  test('a signed-only message is not "decrypted", an encrypted one is not "verified"', async (t) => {
+    const clients = await usable(t, CLIENTS);
+    const [opaque, enc] = await Promise.all([opensslCmsSign(entity, alice, { detached: false }).then(asEml), opensslCmsEncrypt(entity, [alice.certPem]).then(asEml)]);
+    const results = await Promise.all(clients.map(async (cl) => [cl, await decrypt(cl, opaque, alice), await verify(cl, enc)] as const));
+    for (const [cl, d, v] of results) {
+      assert.equal(d.ok, false, `${cl}: decrypt of signed-only data must fail`);
+      assert.equal(v.ok, false, `${cl}: verify of enveloped data must fail`);
+    }
   });
 });
 
@@ -542,6 +555,30 @@ describe('verification oracles', () => {
       }
     });
   }
+});
+
+// ------------------------------------------------------------------------------------------------
+// Signed, then encrypted (the gateway's default order)
+// ------------------------------------------------------------------------------------------------
+
+describe('signed, then encrypted', () => {
+  test('each client decrypts, then verifies the inner multipart/signed entity', async (t) => {
+    const clients = await usable(t, CLIENTS);
+    const signedEntity = await opensslCmsSign(entity, bob); // S/MIME entity: MIME-Version + multipart/signed
+    const eml = asEml(await opensslCmsEncrypt(signedEntity, [alice.certPem]));
+    const results = await Promise.all(
+      clients.map(async (cl) => {
+        const d = await decrypt(cl, eml, alice);
+        return [cl, d, d.ok ? await verify(cl, d.output) : undefined] as const;
+      }),
+    );
+    for (const [cl, d, v] of results) {
+      assert.ok(d.ok, `${cl} decrypts (${brief(d)})`);
+      assert.ok(d.output.equals(signedEntity), `${cl}: decrypted = the signed entity, byte for byte`);
+      assert.ok(v?.ok, `${cl} verifies the inner signature (${v ? brief(v) : ''})`);
+      assert.ok(v.output.equals(entity), `${cl}: verified content = the original entity`);
+    }
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
