@@ -2,6 +2,14 @@
  * The MIME layer the S/MIME engine builds on. Runtime-agnostic (Uint8Array, TextEncoder/Decoder,
  * crypto.getRandomValues only). Every failure is an AppError with a 'mime.*' code.
  */
+export {
+  type HeaderField,
+  type SplitMessage,
+  splitMessage,
+  getHeader,
+  getHeaders,
+  isContentHeader,
+} from './split.js';
 export { type MultipartBody, splitMultipart, newBoundary, BOUNDARY_PREFIX } from './multipart.js';
 export { toCRLF, scanBody, type BodyScan } from './eol.js';
 export {
