@@ -10,6 +10,15 @@ export {
   getHeaders,
   isContentHeader,
 } from './split.js';
+export {
+  type ContentType,
+  type ParameterizedValue,
+  parseContentType,
+  parseParameterizedValue,
+  formatParameterizedValue,
+  formatContentType,
+} from './params.js';
+export { type BuildHeaderOptions, buildHeaderField, decodeEncodedWords } from './header.js';
 export { type MultipartBody, splitMultipart, newBoundary, BOUNDARY_PREFIX } from './multipart.js';
 export { toCRLF, scanBody, type BodyScan } from './eol.js';
 export {
@@ -20,3 +29,4 @@ export {
   decodeQuotedPrintableBytes,
   normalizeEncoding,
 } from './transfer.js';
+export { decodeCharset, isCharsetSupported } from './charset.js';
