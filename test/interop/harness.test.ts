@@ -585,6 +585,19 @@ describe('signed, then encrypted', () => {
 // Tool availability
 // ------------------------------------------------------------------------------------------------
 
+describe('process runner', () => {
+  test('a hung process is killed at the timeout and reported, not thrown', async () => {
+    const started = Date.now();
+    const r = await run('sleep', ['10'], { timeoutMs: 100 });
+    assert.equal(r.timedOut, true);
+    assert.equal(r.code, null);
+    assert.ok(Date.now() - started < 5_000);
+    const missing = await run('smimegw-no-such-tool', []);
+    assert.equal(missing.code, null);
+    assert.ok(missing.spawnError);
+  });
+});
+
 describe('requireTool', () => {
   const script = `
     import { requireTool } from ${JSON.stringify(fileURLToPath(new URL('../helpers/clients.ts', import.meta.url)))};
