@@ -19,6 +19,7 @@ export {
   formatContentType,
 } from './params.js';
 export { type BuildHeaderOptions, buildHeaderField, decodeEncodedWords } from './header.js';
+export { canonicalizeEntity, MAX_MIME_DEPTH } from './canonicalize.js';
 export { type MultipartBody, splitMultipart, newBoundary, BOUNDARY_PREFIX } from './multipart.js';
 export { toCRLF, scanBody, type BodyScan } from './eol.js';
 export {
