@@ -7,8 +7,8 @@
  * when the input used bare LF); for signing it is canonicalised first (RFC 8551 3.1).
  */
 import { AppError } from '../shared/errors.js';
-import { concat, fromBase64, latin1, utf8 } from '../shared/bytes.js';
-import { splitMessage, parseContentType, getHeader, isContentHeader, canonicalizeEntity, newBoundary, toCRLF, type HeaderField } from '../mime/index.js';
+import { concat, utf8 } from '../shared/bytes.js';
+import { splitMessage, splitMultipart, parseContentType, getHeader, isContentHeader, canonicalizeEntity, newBoundary, toCRLF, decodeTransfer, type HeaderField } from '../mime/index.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { SmimeCapability } from '../pki/capabilities.js';
 import { chooseAlgorithms, assertAlgorithmsFit, algorithmsKey, type ContentAlgorithm, type RecipientAlgorithms, type AlgorithmChoice } from './algorithms.js';
@@ -63,36 +63,35 @@ export function planEnvelopes(recipients: readonly EncryptRecipient[], options: 
 interface Prepared {
   /** Outer header fields to keep, CRLF-terminated. */
   outer: Uint8Array;
-  /** The inner entity as parts (content header fields, blank line, body). */
+  /** The inner entity as parts (content header fields, blank line, body), as the message wrote them. */
   inner: Uint8Array[];
-  headers: HeaderField[];
+  /** True when the message was written with bare LF line ends (a Unix tool, not SMTP). */
+  lfOnly: boolean;
 }
 
-function hasBareLF(b: Uint8Array): boolean {
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  let i = buf.indexOf(10);
-  while (i >= 0) {
-    if (i === 0 || buf[i - 1] !== 13) return true;
-    i = buf.indexOf(10, i + 1);
-  }
-  return buf.length > 0 && buf.lastIndexOf(13) === buf.length - 1;
-}
-
-function fieldBytes(f: HeaderField): Uint8Array {
-  const raw = f.raw;
-  return concat([hasBareLF(raw) ? toCRLF(raw) : raw, CRLF]);
-}
-
+/**
+ * Splits the message into the outer header (what stays outside the protection) and the inner
+ * entity. Line ends are converted to CRLF only when the message itself was written with bare LFs;
+ * a CRLF message is kept byte for byte, so binary parts (BINARYMIME) are never altered.
+ */
 function prepare(message: Uint8Array): Prepared {
   const split = splitMessage(message);
+  const lfOnly = split.lineEnding === '\n';
+  const field = (f: HeaderField) => concat([lfOnly ? toCRLF(f.raw) : f.raw, CRLF]);
   const outer: Uint8Array[] = [];
   const inner: Uint8Array[] = [];
   for (const f of split.headers) {
-    if (isContentHeader(f.lname)) inner.push(fieldBytes(f));
-    else if (!DROPPED.has(f.lname)) outer.push(fieldBytes(f));
+    if (isContentHeader(f.lname)) inner.push(field(f));
+    else if (!DROPPED.has(f.lname)) outer.push(field(f));
   }
-  const body = hasBareLF(split.body) ? toCRLF(split.body) : split.body;
-  return { outer: concat(outer), inner: [...inner, CRLF, body], headers: split.headers };
+  return { outer: concat(outer), inner: [...inner, CRLF, split.body], lfOnly };
+}
+
+/** The entity to encrypt as-is: CRLF throughout when the message was LF-only. */
+function encryptableInner(p: Prepared): Uint8Array[] {
+  if (!p.lfOnly) return p.inner;
+  const body = p.inner[p.inner.length - 1]!;
+  return [...p.inner.slice(0, -1), toCRLF(body)];
 }
 
 function mimeHeaders(lines: string[]): Uint8Array {
@@ -133,7 +132,7 @@ function singleGroup(recipients: readonly EncryptRecipient[], options: EncryptOp
 export function encryptMessageStream(message: Uint8Array, recipients: readonly EncryptRecipient[], options: EncryptOptions = {}): AsyncGenerator<Uint8Array> {
   const group = singleGroup(recipients, options);
   const p = prepare(message);
-  return encryptPrepared(p.outer, partsSource(p.inner), group);
+  return encryptPrepared(p.outer, partsSource(encryptableInner(p)), group);
 }
 
 export async function encryptMessage(message: Uint8Array, recipients: readonly EncryptRecipient[], options: EncryptOptions = {}): Promise<Uint8Array> {
@@ -217,8 +216,7 @@ function smimeBody(message: Uint8Array, want: 'encrypted' | 'signed'): { ct: Ret
 
 function decodeBody(split: ReturnType<typeof splitMessage>): Uint8Array {
   const cte = getHeader(split.headers, 'content-transfer-encoding')?.value.trim().toLowerCase();
-  if (cte === 'base64') return fromBase64(latin1(split.body));
-  return split.body;
+  return cte ? decodeTransfer(cte, split.body) : split.body;
 }
 
 function isPkcs7Mime(ct: ReturnType<typeof parseContentType>): boolean {
@@ -246,37 +244,15 @@ export interface VerifyResult extends VerifiedContent {
   mode: SignMode;
 }
 
-/** Finds the two body parts of a multipart/signed entity, exactly as RFC 1847 defines them. */
-export function splitMultipartSigned(body: Uint8Array, boundary: string): { signed: Uint8Array; signaturePart: Uint8Array } {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const delim = Buffer.from('--' + boundary);
-  const positions: number[] = [];
-  let i = buf.indexOf(delim);
-  while (i >= 0) {
-    const atLineStart = i === 0 || buf[i - 1] === 10;
-    if (atLineStart) positions.push(i);
-    i = buf.indexOf(delim, i + delim.length);
-  }
-  if (positions.length < 3) throw new AppError('smime.malformed', 'multipart/signed does not have the two required parts');
-  const lineEnd = (from: number) => {
-    const nl = buf.indexOf(10, from);
-    if (nl < 0) throw new AppError('smime.malformed', 'multipart/signed is truncated');
-    return nl + 1;
-  };
-  const contentStart = (p: number) => lineEnd(p);
-  const contentEnd = (nextDelim: number) => (buf[nextDelim - 2] === 13 ? nextDelim - 2 : nextDelim - 1);
-  const signed = body.subarray(contentStart(positions[0]!), contentEnd(positions[1]!));
-  const signaturePart = body.subarray(contentStart(positions[1]!), contentEnd(positions[2]!));
-  return { signed, signaturePart };
-}
-
 /** Verifies a multipart/signed or opaque signed-data message. */
 export async function verifyMessage(message: Uint8Array, options: VerifyOptions): Promise<VerifyResult> {
   const { ct, split } = smimeBody(message, 'signed');
   if (ct.type === 'multipart' && ct.subtype === 'signed') {
     const boundary = ct.params['boundary'];
     if (!boundary) throw new AppError('smime.malformed', 'multipart/signed without a boundary parameter');
-    const { signed, signaturePart } = splitMultipartSigned(split.body, boundary);
+    const mp = splitMultipart(split.body, boundary);
+    const [signed, signaturePart] = mp.parts;
+    if (!signed || !signaturePart || mp.parts.length !== 2) throw new AppError('smime.malformed', `multipart/signed must have exactly two parts, found ${mp.parts.length}`);
     const sigSplit = splitMessage(signaturePart);
     const sigCt = getHeader(sigSplit.headers, 'content-type');
     const sigType = sigCt ? parseContentType(sigCt.value) : undefined;
@@ -284,7 +260,8 @@ export async function verifyMessage(message: Uint8Array, options: VerifyOptions)
       throw new AppError('smime.malformed', 'The second part of multipart/signed is not application/pkcs7-signature');
     }
     const der = decodeBody(sigSplit);
-    const alt = hasBareLF(signed) ? toCRLF(signed) : undefined;
+    const crlf = toCRLF(signed);
+    const alt = crlf !== signed ? crlf : undefined;
     const r = verifySignedData(der, options, signed, alt);
     return { ...r, entity: r.content, mode: 'detached' };
   }

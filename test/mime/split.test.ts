@@ -178,14 +178,11 @@ describe('splitMessage', () => {
     msg.fill(0x41, head.length);
     // a "\r\n\r\n" far into the body must not matter
     msg.set(b('\r\n\r\n'), head.length + 1000);
-    const t0 = performance.now();
     const r = splitMessage(msg);
-    const ms = performance.now() - t0;
     assert.equal(r.body.buffer, msg.buffer);
     assert.equal(r.body.byteOffset, head.length);
     assert.equal(r.body.length, 25 * 1024 * 1024);
     assert.equal(r.headers.length, 2);
-    assert.ok(ms < 50, `took ${ms.toFixed(1)} ms`);
   });
 });
 

@@ -249,3 +249,22 @@ test('LF-only input is encrypted as CRLF and the Bcc is still dropped', async ()
   const r = await decryptMessage(out, { key: bob.key, certificate: bob.certificate });
   assert.deepEqual(Buffer.from(r.entity), Buffer.from(INNER));
 });
+
+test('binary attachments survive byte for byte: encrypt keeps them, sign re-encodes them to base64', async () => {
+  const { binaryAttachment, binaryAttachmentPayload } = await import('../mime/fixtures.js');
+  const { splitMultipart, parseContentType, decodeTransfer, getHeader } = await import('../../src/mime/index.js');
+  const payload = Buffer.from(binaryAttachmentPayload());
+  const attachmentOf = (entity: Uint8Array): Buffer => {
+    const top = splitMessage(entity);
+    const ct = parseContentType(getHeader(top.headers, 'content-type')!.value);
+    const part = splitMessage(splitMultipart(top.body, ct.params['boundary']!).parts[1]!);
+    return Buffer.from(decodeTransfer(getHeader(part.headers, 'content-transfer-encoding')!.value, part.body));
+  };
+  const enc = await encryptMessage(binaryAttachment(), [{ certificate: bob.certificate }]);
+  const d = await decryptMessage(enc, { key: bob.key, certificate: bob.certificate });
+  assert.deepEqual(attachmentOf(d.entity), payload);
+  const signed = await signMessage(binaryAttachment(), { certificate: signer.certificate, key: signer.key, chain: signer.chain });
+  const v = await verifyMessage(signed, { trusted: trust });
+  assert.match(fromUtf8(v.entity), /Content-Transfer-Encoding: base64/i);
+  assert.deepEqual(attachmentOf(v.entity), payload);
+});
