@@ -80,6 +80,29 @@ test('bad input: one clear line, non-zero exit, nothing written', async () => {
   }
 });
 
+test('certificates that cannot be used are refused by the CLI with the reason; DER certificates are read', async () => {
+  const now = Date.now();
+  const bad: [string, Promise<IssuedCert>, RegExp][] = [
+    ['no email', pki.issue({ email: 'x@example.com', key: 'rsa2048', noEmail: true }), /has no email address/],
+    ['expired', pki.issue({ email: 'old@example.com', key: 'rsa2048', notBefore: new Date(now - 400 * 86400_000), notAfter: new Date(now - 86400_000) }), /expired on/],
+    ['no keyEncipherment', pki.issue({ email: 'sig@example.com', key: 'rsa2048', keyUsage: ['digitalSignature'] }), /does not allow keyEncipherment/],
+    ['RSA-1024', pki.issue({ email: 'weak@example.com', key: 'rsa1024' }), /1024-bit RSA key; at least 2048/],
+  ];
+  for (const [name, issued, re] of bad) {
+    const c = await issued;
+    const x = io();
+    const out = join(dir, 'refused.eml');
+    assert.equal(await runCli(['encrypt', '--cert', c.certPath, '--in', join(dir, 'msg.eml'), '--out', out], x.value), 1, name);
+    assert.match(x.err(), re, name);
+    assert.ok(!(await readdir(dir)).includes('refused.eml'), `${name}: nothing written`);
+  }
+  const derPath = join(dir, 'bob.der');
+  await writeFile(derPath, bob.x509.raw);
+  const y = io();
+  assert.equal(await runCli(['encrypt', '--cert', derPath, '--in', join(dir, 'msg.eml')], y.value), 0, y.err());
+  assert.match(y.out().toString(), /smime-type=enveloped-data/);
+});
+
 test('the installed bin runs: smimegw encrypt via bin/smimegw.js', async () => {
   const { stdout } = await run(process.execPath, ['bin/smimegw.js', 'encrypt', '--cert', bob.certPath, '--in', join(dir, 'msg.eml')], { maxBuffer: 1 << 20 });
   assert.match(stdout, /Content-Type: application\/pkcs7-mime; smime-type=enveloped-data/);
