@@ -4,14 +4,19 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
+  boolean,
   check,
   customType,
   index,
+  integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -65,6 +70,14 @@ export const certificates = pgTable(
     der: bytea('der'),
     /** S/MIME capabilities (preferred algorithms) as seen in the certificate or a signed message. */
     capabilities: jsonb('capabilities').$type<Record<string, unknown>>(),
+    /** For certificates issued by our CA: the authority that issued it ('issuing'). */
+    authorityId: text('authority_id'),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /** RFC 5280 CRLReason name (keyCompromise, affiliationChanged, superseded, cessationOfOperation, ...); null = unspecified (omitted on the CRL). */
+    revocationReason: text('revocation_reason'),
+    /** Renewal reminders already sent (30 and 7 days before notAfter). */
+    reminded30At: timestamp('reminded_30_at', { withTimezone: true }),
+    reminded7At: timestamp('reminded_7_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true })
       .notNull()
@@ -73,6 +86,8 @@ export const certificates = pgTable(
   },
   (t) => [
     index('certificates_email_idx').on(t.email),
+    index('certificates_serial_idx').on(t.authorityId, t.serialHex),
+    index('certificates_not_after_idx').on(t.notAfter),
     check('certificates_source_check', sql`${t.source} in ('issued', 'uploaded', 'harvested', 'imported')`),
     check('certificates_status_check', sql`${t.status} in ('active', 'revoked', 'superseded', 'pending')`),
     // Something, then "@", then a domain part (after the last "@") without ASCII capitals.
@@ -84,4 +99,162 @@ export const certificates = pgTable(
 export const settings = pgTable('settings', {
   key: text('key').primaryKey(),
   value: jsonb('value').notNull(),
+});
+
+/** Every mailbox a certificate names (SAN rfc822Name / SmtpUTF8Mailbox / emailAddress), normalised (domain lowercased). */
+export const certificateAddresses = pgTable(
+  'certificate_addresses',
+  {
+    certificateId: uuid('certificate_id')
+      .notNull()
+      .references(() => certificates.id, { onDelete: 'cascade' }),
+    address: text('address').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.certificateId, t.address] }), index('certificate_addresses_address_idx').on(t.address)],
+);
+
+/** What a correspondent advertised in its signed mail (RFC 8551 2.7.1: only a newer signingTime updates it). */
+export const recipientCapabilities = pgTable('recipient_capabilities', {
+  address: text('address').primaryKey(),
+  /** [{oid, params?: base64}] strongest-preferred first. */
+  capabilities: jsonb('capabilities').$type<Array<{ oid: string; params?: string }>>().notNull(),
+  signingTime: timestamp('signing_time', { withTimezone: true }).notNull(),
+  certificateFingerprint: text('certificate_fingerprint'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Roots trusted for recipient certificates besides our own CA (admin-managed: `smimegw trust add`). */
+export const trustedRoots = pgTable('trusted_roots', {
+  fingerprintSha256: text('fingerprint_sha256').primaryKey(),
+  subjectDn: text('subject_dn').notNull(),
+  der: bytea('der').notNull(),
+  addedBy: text('added_by').notNull(),
+  addedAt: timestamp('added_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Cached CRLs of external CAs (by distribution-point URL). */
+export const crlCache = pgTable('crl_cache', {
+  url: text('url').primaryKey(),
+  issuerDn: text('issuer_dn'),
+  der: bytea('der').notNull(),
+  thisUpdate: timestamp('this_update', { withTimezone: true }),
+  nextUpdate: timestamp('next_update', { withTimezone: true }),
+  fetchedAt: timestamp('fetched_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const CHALLENGE_PURPOSES = ['enroll', 'upload', 'revoke', 'renew', 'pickup'] as const;
+export type ChallengePurpose = (typeof CHALLENGE_PURPOSES)[number];
+
+/**
+ * Proof of control of a mailbox: a one-time code (and link token) mailed to the address. Only hashes
+ * are stored. Used by enrollment, certificate upload, holder revocation, renewal and pickup.
+ */
+export const mailboxChallenges = pgTable(
+  'mailbox_challenges',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    address: text('address').notNull(),
+    purpose: text('purpose').$type<ChallengePurpose>().notNull(),
+    /** SHA-256 (hex) of the code mailed to the address. */
+    codeHash: text('code_hash').notNull(),
+    /** SHA-256 (hex) of the bearer token handed out once the code was confirmed. */
+    tokenHash: text('token_hash'),
+    locale: text('locale'),
+    attempts: integer('attempts').notNull().default(0),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    verifiedAt: timestamp('verified_at', { withTimezone: true }),
+    tokenExpiresAt: timestamp('token_expires_at', { withTimezone: true }),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    clientIp: text('client_ip'),
+    /** Purpose-specific data, e.g. the pending certificate id of an upload. */
+    payload: jsonb('payload').$type<Record<string, unknown>>(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('mailbox_challenges_address_idx').on(t.address, t.createdAt),
+    uniqueIndex('mailbox_challenges_token_idx').on(t.tokenHash),
+    check('mailbox_challenges_purpose_check', sql`${t.purpose} in ('enroll', 'upload', 'revoke', 'renew', 'pickup')`),
+  ],
+);
+
+/** Our certificate authorities: the root and the issuing intermediate. Private keys encrypted at rest. */
+export const authorities = pgTable('authorities', {
+  /** 'root' or 'issuing'. */
+  id: text('id').primaryKey(),
+  certDer: bytea('cert_der').notNull(),
+  /** The private key as encrypted PKCS#8 (PBES2, passphrase from configuration); null when held by an HSM/KMS. */
+  keyEncrypted: bytea('key_encrypted'),
+  /** Where the signer lives: 'software' (keyEncrypted) or an external reference. */
+  signer: text('signer').notNull().default('software'),
+  parentId: text('parent_id'),
+  /** Development hierarchy (refused in production). */
+  development: boolean('development').notNull().default(false),
+  crlNumber: bigint('crl_number', { mode: 'number' }).notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** CRLs we issued (the newest per authority is served at /crl/<id>.crl). */
+export const crls = pgTable(
+  'crls',
+  {
+    authorityId: text('authority_id').notNull(),
+    number: bigint('number', { mode: 'number' }).notNull(),
+    thisUpdate: timestamp('this_update', { withTimezone: true }).notNull(),
+    nextUpdate: timestamp('next_update', { withTimezone: true }).notNull(),
+    der: bytea('der').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.authorityId, t.number] })],
+);
+
+export const ADMIN_ROLES = ['admin', 'auditor'] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+
+export const adminUsers = pgTable('admin_users', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  username: text('username').notNull().unique(),
+  /** scrypt hash in the form scrypt$N$r$p$salt$hash (base64). */
+  passwordHash: text('password_hash').notNull(),
+  /** TOTP secret, encrypted with the configured secret key; null until enrolled. */
+  totpSecretEncrypted: bytea('totp_secret_encrypted'),
+  role: text('role').$type<AdminRole>().notNull(),
+  disabled: boolean('disabled').notNull().default(false),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const adminSessions = pgTable('admin_sessions', {
+  /** SHA-256 (hex) of the session cookie value. */
+  idHash: text('id_hash').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => adminUsers.id, { onDelete: 'cascade' }),
+  csrfToken: text('csrf_token').notNull(),
+  /** Password checked; TOTP still outstanding until secondFactorAt is set. */
+  secondFactorAt: timestamp('second_factor_at', { withTimezone: true }),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  clientIp: text('client_ip'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Fixed-window rate-limit counters shared by every process (key = purpose + subject). */
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  windowStart: timestamp('window_start', { withTimezone: true }).notNull(),
+  count: integer('count').notNull(),
+});
+
+/** Mail the service sends itself (codes, reminders): kept in development for the local outbox page. */
+export const outbox = pgTable('outbox', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  to: text('to').notNull(),
+  subject: text('subject').notNull(),
+  text: text('text').notNull(),
+  html: text('html'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** A counter bumped on every directory change; processes compare it to drop cached lookups. */
+export const directoryVersion = pgTable('directory_version', {
+  id: integer('id').primaryKey().default(1),
+  version: bigint('version', { mode: 'number' }).notNull().default(0),
+  changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
 });
