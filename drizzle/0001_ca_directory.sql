@@ -109,6 +109,8 @@ CREATE TABLE "trusted_roots" (
 	"added_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "audit_log" ADD COLUMN "hash" text;--> statement-breakpoint
+ALTER TABLE "audit_log" ADD COLUMN "prev_hash" text;--> statement-breakpoint
 ALTER TABLE "certificates" ADD COLUMN "authority_id" text;--> statement-breakpoint
 ALTER TABLE "certificates" ADD COLUMN "revoked_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "certificates" ADD COLUMN "revocation_reason" text;--> statement-breakpoint

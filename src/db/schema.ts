@@ -42,6 +42,9 @@ export const auditLog = pgTable(
     /** What it was done to (e-mail address, fingerprint, ...), if anything. */
     subject: text('subject'),
     detail: jsonb('detail').$type<Record<string, unknown>>(),
+    /** SHA-256 (hex) of the previous entry's hash and this entry's content: tampering breaks the chain. */
+    hash: text('hash'),
+    prevHash: text('prev_hash'),
   },
   (t) => [index('audit_log_at_idx').on(t.at)],
 );
