@@ -261,3 +261,66 @@ export const directoryVersion = pgTable('directory_version', {
   version: bigint('version', { mode: 'number' }).notNull().default(0),
   changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+export const ENCRYPT_MODES = ['none', 'opportunistic', 'mandatory'] as const;
+export type EncryptMode = (typeof ENCRYPT_MODES)[number];
+
+/**
+ * Worker policy, inherited global -> domain -> address. scope is 'global', 'domain:<domain>' or
+ * 'address:<mailbox>'; a null field inherits from the wider scope.
+ */
+export const policies = pgTable(
+  'policies',
+  {
+    scope: text('scope').primaryKey(),
+    encryptMode: text('encrypt_mode').$type<EncryptMode>(),
+    sign: boolean('sign'),
+    fallbackLink: boolean('fallback_link'),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('policies_encrypt_mode_check', sql`${t.encryptMode} is null or ${t.encryptMode} in ('none', 'opportunistic', 'mandatory')`)],
+);
+
+/**
+ * Certificates and keys the worker signs with: a sender's own (address) or the organisation's
+ * (address '*' or '*@domain'). Keys encrypted at rest (PKCS#8 PBES2 under CA_KEY_PASSPHRASE-like secret).
+ */
+export const signingIdentities = pgTable(
+  'signing_identities',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** A mailbox (normalised), '*@domain' or '*'. */
+    address: text('address').notNull(),
+    certDer: bytea('cert_der').notNull(),
+    /** Intermediate certificates, DER, concatenated as a certs-only PKCS#7 or a JSON list of base64. */
+    chain: jsonb('chain').$type<string[]>().notNull(),
+    keyEncrypted: bytea('key_encrypted').notNull(),
+    fingerprintSha256: text('fingerprint_sha256').notNull().unique(),
+    notAfter: timestamp('not_after', { withTimezone: true }).notNull(),
+    source: text('source').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('signing_identities_address_idx').on(t.address)],
+);
+
+/** One row per message the worker handled: who, what happened per recipient, sizes, timings. Never the content. */
+export const messageLog = pgTable(
+  'message_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+    /** The MTA's queue id / our session id. */
+    reference: text('reference'),
+    sender: text('sender').notNull(),
+    /** [{address, outcome: 'encrypted'|'signed'|'plain'|'link'|'rejected'|'internal', fingerprint?, reason, algorithms?}] */
+    recipients: jsonb('recipients').$type<Array<Record<string, unknown>>>().notNull(),
+    sizeIn: integer('size_in').notNull(),
+    sizeOut: integer('size_out'),
+    durationMs: integer('duration_ms'),
+    /** 'accepted' (250), 'tempfail' (451), 'rejected' (5xx). */
+    result: text('result').notNull(),
+    smtpReply: text('smtp_reply'),
+  },
+  (t) => [index('message_log_received_idx').on(t.receivedAt), index('message_log_sender_idx').on(t.sender)],
+);
