@@ -65,7 +65,17 @@ export function retag(der: Der, tag: number): Der {
   return out;
 }
 
+const oidCache = new Map<string, Der>();
+
 export function oid(dotted: string): Der {
+  const hit = oidCache.get(dotted);
+  if (hit) return hit.slice();
+  const der = encodeOid(dotted);
+  oidCache.set(dotted, der);
+  return der.slice();
+}
+
+function encodeOid(dotted: string): Der {
   const parts = dotted.split('.').map((p) => BigInt(p));
   if (parts.length < 2) throw new Error(`bad OID ${dotted}`);
   const bytes: number[] = [];

@@ -43,31 +43,46 @@ const LINE_BYTES = 57;
 
 /** Base64 of `bytes` (a multiple of 57 bytes, except for the last call) as 76-column CRLF lines. */
 function linesOf(bytes: Uint8Array): Uint8Array {
-  const b64 = Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), 'latin1');
-  const lines = Math.ceil(b64.length / LINE);
-  const out = Buffer.allocUnsafe(b64.length + lines * 2);
-  let o = 0;
-  for (let i = 0; i < b64.length; i += LINE) {
-    const end = i + LINE < b64.length ? i + LINE : b64.length;
-    o += b64.copy(out, o, i, end);
-    out[o++] = 13;
-    out[o++] = 10;
+  const b64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  const n = b64.length;
+  const lines = Math.ceil(n / LINE);
+  const out = Buffer.allocUnsafe(n + lines * 2);
+  out.write(b64, 0, n, 'latin1');
+  // spread the lines out in place, last first (a line only ever moves towards the end)
+  for (let k = lines - 1; k >= 0; k--) {
+    const src = k * LINE;
+    const end = src + LINE < n ? src + LINE : n;
+    const dst = k * (LINE + 2);
+    if (dst !== src) out.copyWithin(dst, src, end);
+    const e = dst + (end - src);
+    out[e] = 13;
+    out[e + 1] = 10;
   }
   return out;
 }
 
 /** Streams base64 lines (76 columns, CRLF, final CRLF) of the concatenated input chunks. */
 export async function* base64Lines(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let carry: Uint8Array = new Uint8Array(0);
+  const carry = new Uint8Array(LINE_BYTES);
+  let held = 0;
   for await (const chunk of input) {
     let data = chunk;
-    if (carry.length) {
-      data = Buffer.concat([carry, chunk]);
-      carry = new Uint8Array(0);
+    if (held) {
+      // complete the held partial line from the head of this chunk instead of concatenating whole chunks
+      const take = Math.min(LINE_BYTES - held, data.length);
+      carry.set(data.subarray(0, take), held);
+      held += take;
+      data = data.subarray(take);
+      if (held < LINE_BYTES) continue;
+      yield linesOf(carry);
+      held = 0;
     }
     const usable = data.length - (data.length % LINE_BYTES);
     if (usable > 0) yield linesOf(data.subarray(0, usable));
-    if (usable < data.length) carry = data.slice(usable);
+    if (usable < data.length) {
+      carry.set(data.subarray(usable));
+      held = data.length - usable;
+    }
   }
-  if (carry.length) yield linesOf(carry);
+  if (held) yield linesOf(carry.subarray(0, held));
 }

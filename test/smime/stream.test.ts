@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { base64Lines, collect } from '../../src/smime/stream.js';
+
+function reference(data: Buffer): string {
+  return (data.toString('base64').match(/.{1,76}/g) ?? []).map((l) => l + '\r\n').join('');
+}
+
+test('base64Lines: 76-column CRLF base64, identical whatever the chunking', async () => {
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (const size of [0, 1, 56, 57, 58, 113, 114, 1000, 65_537, 300_001]) {
+    const data = randomBytes(size);
+    for (let round = 0; round < 20; round++) {
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < size; ) {
+        const n = Math.min(size - i, 1 + rnd(round % 2 ? 200 : 70_000));
+        chunks.push(data.subarray(i, i + n));
+        i += n;
+      }
+      const out = Buffer.from(await collect(base64Lines(chunks))).toString('latin1');
+      assert.equal(out, reference(data), `size ${size}, round ${round}`);
+    }
+  }
+});
