@@ -2,7 +2,7 @@
  * Typed, validated configuration from an env-like record. Runtime-agnostic (no node: imports):
  * the caller passes the environment; on Node that is `process.env` (the default).
  *
- * Every variable has an embedded default except CA_KEY_PASSPHRASE in production. An empty string
+ * Every variable has an embedded default except CA_KEY_PASSPHRASE and ADMIN_SECRET_KEY in production. An empty string
  * counts as unset. All problems are collected and reported together in one AppError with code
  * `config.invalid`; `detail.problems` lists `{ variable, message }` for each.
  */
@@ -16,6 +16,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Passphrase used for the development CA key when none is configured. Refused in production. */
 export const DEV_CA_KEY_PASSPHRASE = 'smimegw-dev-only-insecure-passphrase';
+
+/** Admin console secret (encrypts TOTP secrets) used when none is configured. Refused in production. */
+export const DEV_ADMIN_SECRET_KEY = 'smimegw-dev-only-insecure-admin-secret';
+/** ADMIN_SECRET_KEY must be at least this long (e.g. `openssl rand -base64 32`). */
+export const ADMIN_SECRET_KEY_MIN_LENGTH = 32;
 
 export interface ListenAddress {
   /** Host name or IP address; IPv6 without brackets (e.g. "::1"). */
@@ -46,6 +51,10 @@ export interface Config {
   caKeyPassphrase: string;
   /** True when caKeyPassphrase is the embedded development default. */
   caKeyPassphraseIsDevDefault: boolean;
+  /** ADMIN_SECRET_KEY: encrypts the admin console's TOTP secrets at rest. */
+  adminSecretKey: string;
+  /** True when adminSecretKey is the embedded development default. */
+  adminSecretKeyIsDevDefault: boolean;
   logLevel: LogLevel;
 }
 
@@ -127,6 +136,25 @@ export function loadConfig(env: Env = process.env): Config {
     caKeyPassphraseIsDevDefault = true;
   }
 
+  let adminSecretKey = get('ADMIN_SECRET_KEY');
+  let adminSecretKeyIsDevDefault = false;
+  if (nodeEnv === 'production') {
+    if (adminSecretKey === undefined) {
+      problem('ADMIN_SECRET_KEY', 'ADMIN_SECRET_KEY is required when NODE_ENV=production (e.g. openssl rand -base64 32)');
+    } else if (adminSecretKey === DEV_ADMIN_SECRET_KEY) {
+      problem('ADMIN_SECRET_KEY', 'ADMIN_SECRET_KEY must not be the development default when NODE_ENV=production');
+    }
+  }
+  if (adminSecretKey !== undefined && adminSecretKey !== DEV_ADMIN_SECRET_KEY && adminSecretKey.length < ADMIN_SECRET_KEY_MIN_LENGTH) {
+    problem('ADMIN_SECRET_KEY', `ADMIN_SECRET_KEY must be at least ${ADMIN_SECRET_KEY_MIN_LENGTH} characters (e.g. openssl rand -base64 32), got ${adminSecretKey.length}`);
+  }
+  if (adminSecretKey === undefined) {
+    adminSecretKey = DEV_ADMIN_SECRET_KEY;
+    adminSecretKeyIsDevDefault = true;
+  } else if (adminSecretKey === DEV_ADMIN_SECRET_KEY) {
+    adminSecretKeyIsDevDefault = true;
+  }
+
   if (problems.length > 0) {
     throw new AppError('config.invalid', `Invalid configuration: ${problems.map((p) => p.message).join('; ')}`, {
       kind: 'bad_input',
@@ -145,6 +173,8 @@ export function loadConfig(env: Env = process.env): Config {
     notifySmtpUrl,
     caKeyPassphrase,
     caKeyPassphraseIsDevDefault,
+    adminSecretKey,
+    adminSecretKeyIsDevDefault,
     logLevel,
   });
 }

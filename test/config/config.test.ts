@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEV_CA_KEY_PASSPHRASE, formatListenAddress, loadConfig, redactUrl, type Env } from '../../src/config/index.js';
+import { DEV_ADMIN_SECRET_KEY, DEV_CA_KEY_PASSPHRASE, formatListenAddress, loadConfig, redactUrl, type Env } from '../../src/config/index.js';
 import { AppError } from '../../src/shared/errors.js';
 
 /** Asserts that loadConfig(env) throws config.invalid naming `variable`, with a message matching `re`. */
@@ -34,6 +34,8 @@ describe('loadConfig: defaults', () => {
     assert.equal(c.notifySmtpUrl, undefined);
     assert.equal(c.caKeyPassphrase, DEV_CA_KEY_PASSPHRASE);
     assert.equal(c.caKeyPassphraseIsDevDefault, true);
+    assert.equal(c.adminSecretKey, DEV_ADMIN_SECRET_KEY);
+    assert.equal(c.adminSecretKeyIsDevDefault, true);
     assert.equal(c.logLevel, 'info');
   });
 
@@ -77,6 +79,7 @@ describe('loadConfig: valid values', () => {
       REINJECT_SMTP_URL: 'smtp://localhost:10026',
       NOTIFY_SMTP_URL: 'smtps://mailer:pw@mail.example.com:465',
       CA_KEY_PASSPHRASE: 'correct horse battery staple',
+      ADMIN_SECRET_KEY: 'k3Yq9r0cVx1e2Jm4Tn5Lp6Zs7Wd8Ha9Bf0Gu1Qi2Oy=',
       LOG_LEVEL: 'warn',
     });
     assert.equal(c.nodeEnv, 'production');
@@ -89,6 +92,8 @@ describe('loadConfig: valid values', () => {
     assert.equal(c.notifySmtpUrl, 'smtps://mailer:pw@mail.example.com:465');
     assert.equal(c.caKeyPassphrase, 'correct horse battery staple');
     assert.equal(c.caKeyPassphraseIsDevDefault, false);
+    assert.equal(c.adminSecretKey, 'k3Yq9r0cVx1e2Jm4Tn5Lp6Zs7Wd8Ha9Bf0Gu1Qi2Oy=');
+    assert.equal(c.adminSecretKeyIsDevDefault, false);
     assert.equal(c.logLevel, 'warn');
   });
 
@@ -108,6 +113,13 @@ describe('loadConfig: valid values', () => {
     const c = loadConfig({ NODE_ENV: 'test', CA_KEY_PASSPHRASE: DEV_CA_KEY_PASSPHRASE });
     assert.equal(c.caKeyPassphraseIsDevDefault, true);
     assert.equal(loadConfig({ CA_KEY_PASSPHRASE: 'mine' }).caKeyPassphraseIsDevDefault, false);
+  });
+
+  it('allows the dev admin secret outside production, and flags it', () => {
+    assert.equal(loadConfig({ NODE_ENV: 'test', ADMIN_SECRET_KEY: DEV_ADMIN_SECRET_KEY }).adminSecretKeyIsDevDefault, true);
+    const c = loadConfig({ ADMIN_SECRET_KEY: '  ' + 'x'.repeat(32) + ' ' });
+    assert.equal(c.adminSecretKey, 'x'.repeat(32));
+    assert.equal(c.adminSecretKeyIsDevDefault, false);
   });
 
   it('formats listen addresses, bracketing IPv6', () => {
@@ -166,6 +178,14 @@ describe('loadConfig: bad values', () => {
       'CA_KEY_PASSPHRASE',
       /must not be the development default/,
     );
+  });
+
+  it('requires ADMIN_SECRET_KEY in production, refuses the dev default there, and a short one anywhere', () => {
+    const prod = { NODE_ENV: 'production', CA_KEY_PASSPHRASE: 'correct horse battery staple' };
+    assertInvalid(prod, 'ADMIN_SECRET_KEY', /ADMIN_SECRET_KEY is required when NODE_ENV=production/);
+    assertInvalid({ ...prod, ADMIN_SECRET_KEY: DEV_ADMIN_SECRET_KEY }, 'ADMIN_SECRET_KEY', /must not be the development default/);
+    const e = assertInvalid({ ADMIN_SECRET_KEY: 'short-secret' }, 'ADMIN_SECRET_KEY', /at least 32 characters .*got 12/);
+    assert.ok(!e.message.includes('short-secret'), 'the secret itself is never echoed');
   });
 
   it('reports every problem at once', () => {
