@@ -51,6 +51,8 @@ export interface Config {
   caKeyPassphrase: string;
   /** True when caKeyPassphrase is the embedded development default. */
   caKeyPassphraseIsDevDefault: boolean;
+  /** CA_VALIDITY_DAYS: validity of the certificates the CA issues, 1..825 days. */
+  caValidityDays: number;
   /** ADMIN_SECRET_KEY: encrypts the admin console's TOTP secrets at rest. */
   adminSecretKey: string;
   /** True when adminSecretKey is the embedded development default. */
@@ -68,6 +70,7 @@ export const CONFIG_DEFAULTS = {
   FILTER_LISTEN: '127.0.0.1:10025',
   REINJECT_SMTP_URL: 'smtp://127.0.0.1:10026',
   LOG_LEVEL: 'info',
+  CA_VALIDITY_DAYS: '365',
 } as const;
 
 interface Problem {
@@ -136,6 +139,12 @@ export function loadConfig(env: Env = process.env): Config {
     caKeyPassphraseIsDevDefault = true;
   }
 
+  const rawValidity = get('CA_VALIDITY_DAYS') ?? CONFIG_DEFAULTS.CA_VALIDITY_DAYS;
+  const caValidityDays = Number(rawValidity);
+  if (!/^\d+$/.test(rawValidity) || caValidityDays < 1 || caValidityDays > 825) {
+    problem('CA_VALIDITY_DAYS', `CA_VALIDITY_DAYS must be a whole number of days from 1 to 825, got '${rawValidity}'`);
+  }
+
   let adminSecretKey = get('ADMIN_SECRET_KEY');
   let adminSecretKeyIsDevDefault = false;
   if (nodeEnv === 'production') {
@@ -173,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     notifySmtpUrl,
     caKeyPassphrase,
     caKeyPassphraseIsDevDefault,
+    caValidityDays,
     adminSecretKey,
     adminSecretKeyIsDevDefault,
     logLevel,
