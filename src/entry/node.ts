@@ -5,7 +5,14 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
+import { Authority } from '../ca/authority.js';
+import { startAuthority, type DevCaFile } from '../ca/bootstrap.js';
+import { DrizzleAuditLog } from '../db/audit.js';
+import { DrizzleCaStore } from '../db/ca-store.js';
 import { formatListenAddress, loadConfig, LOG_LEVELS, type Config, type LogLevel } from '../config/index.js';
 import { openDatabase, type Database } from '../db/connection.js';
 import { isAppError } from '../shared/errors.js';
@@ -19,6 +26,16 @@ function makeLog(threshold: LogLevel) {
     if (level === 'error' || level === 'warn') console.error(line);
     else console.log(line);
   };
+}
+
+async function writeDevCaFiles(dir: string, files: DevCaFile[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const f of files) {
+    const path = join(dir, f.name);
+    await writeFile(path, f.content, { mode: f.secret ? 0o600 : 0o644 });
+    await chmod(path, f.secret ? 0o600 : 0o644);
+  }
+  return dir;
 }
 
 async function main(): Promise<void> {
@@ -40,7 +57,33 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = createApp({ db: database, config });
+  // The CA: load it, or create the development one (files in certs-dev/; under NODE_ENV=test in
+  // DATA_DIR/certs-dev so test runs never overwrite a developer's CA). Production without a CA stops.
+  const authority = new Authority({
+    store: new DrizzleCaStore(database.db),
+    audit: new DrizzleAuditLog(database.db),
+    publicUrl: config.publicUrl,
+    validityDays: config.caValidityDays,
+    production: config.nodeEnv === 'production',
+  });
+  try {
+    await startAuthority({
+      authority,
+      passphrase: config.caKeyPassphrase,
+      production: config.nodeEnv === 'production',
+      writeDevFiles: (files) => writeDevCaFiles(config.nodeEnv === 'test' ? join(config.dataDir, 'certs-dev') : fileURLToPath(new URL('../../certs-dev/', import.meta.url)), files),
+      log,
+    });
+  } catch (e) {
+    log('error', `${e instanceof Error ? e.message : String(e)}`);
+    await database.close().catch(() => {});
+    process.exit(1);
+  }
+  // CRLs are also regenerated on demand; this keeps the stored ones fresh when nobody asks.
+  const crlTimer = setInterval(() => void authority.refreshCrls().catch((e: unknown) => log('warn', `CRL refresh: ${String(e)}`)), 3_600_000);
+  crlTimer.unref();
+
+  const app = createApp({ db: database, config, authority });
   const server = serve(
     { fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port },
     (info: AddressInfo) => {
