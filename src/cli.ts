@@ -40,12 +40,18 @@ Commands:
   sign-encrypt --key FILE --cert FILE [--chain FILE] --to FILE [--to FILE ...] [--alg ...] [--sig-alg ALG]
   decrypt      --key FILE --cert FILE [--in FILE] [--out FILE]
   verify       --ca FILE [--ca FILE ...] [--chain FILE] [--in FILE] [--out FILE]
+  ca init      [--force-dev] [--organization NAME] [--out ROOT.pem]
+  ca issue     --csr FILE --email ADDRESS [--days N] [--out FILE]
+  ca revoke    --serial HEX --reason REASON
+  ca crl       [--ca issuing|root] [--out FILE]
 
 Files may be PEM or DER. The message comes from --in or standard input and goes to --out or
 standard output. An encrypted private key takes its passphrase from the variable named by
 --passphrase-env (default SMIMEGW_KEY_PASSPHRASE).
 Algorithms: content ${CONTENT_ALGORITHMS.join('|')}; key transport ${KEY_TRANSPORTS.join('|')};
-signature ${SIGNATURE_ALGORITHMS.join('|')}.`;
+signature ${SIGNATURE_ALGORITHMS.join('|')}.
+The ca commands use the service's configuration (DATABASE_URL or DATA_DIR, CA_KEY_PASSPHRASE,
+PUBLIC_URL, CA_VALIDITY_DAYS); with embedded PGlite, stop the service first.`;
 
 const common = {
   in: { type: 'string' },
@@ -142,6 +148,10 @@ async function input(values: Record<string, unknown>, io: CliIO): Promise<Uint8A
 }
 
 const commands: Record<string, Handler> = {
+  async ca(args, io, env) {
+    const { runCaCommand } = await import('./cli-ca.js');
+    await runCaCommand(args, io, env, { usage: (m) => new UsageError(m), writeOut: (path, data) => writeOut(path, data, io) });
+  },
   async encrypt(args, io) {
     const v = parse(args, { cert: { type: 'string', multiple: true }, alg: { type: 'string' } });
     const rs = recipients(certsFrom(v['cert'] as string[] | undefined, 'certificate'), parseAlg(v['alg'] as string | undefined));

@@ -148,7 +148,7 @@ const en: Messages = {
     keySubmit: 'Create my key and certificate',
     privacyNote: 'The private key stays in this browser tab; closing the tab without downloading loses it.',
     doneHeading: 'Your certificate is ready',
-    doneIntro: 'Download your file now: this page cannot show it again. Then import it into your mail program.',
+    doneIntro: 'Download your files now: this page cannot show them again. Then import one into your mail program.',
     certificateFor: 'Certificate for',
     validUntil: 'Valid until',
     downloadModern: 'Download (modern)',

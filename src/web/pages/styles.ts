@@ -31,7 +31,7 @@ input[type=email], input[type=text], input[type=password] {
   width: 100%; font: inherit; padding: .55rem .7rem; border: 1px solid #9aa5b4; border-radius: 6px; background: #fff;
 }
 input:focus, button:focus, a:focus { outline: 3px solid #8cbcf0; outline-offset: 1px; }
-input.code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; letter-spacing: .05em; }
+input.code { text-transform: uppercase; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; letter-spacing: .05em; }
 .help { color: var(--muted); font-size: .92rem; margin: .3rem 0 0; }
 button, a.button {
   display: inline-block; font: inherit; font-weight: 600; border: 0; border-radius: 6px; padding: .6rem 1.1rem; margin-top: 1rem;
