@@ -128,8 +128,9 @@ export const OCSP_VALIDITY_MS = DAY_MS;
 
 const ROOT_DAYS = 20 * 365 + 5;
 const ISSUING_DAYS = 10 * 365 + 2;
-/** Reasons a certificate holder or admin may give for an end-entity certificate. */
-const EE_REASONS: readonly RevocationReason[] = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'];
+/** Reasons that may be given for an end-entity certificate (privilegeWithdrawn: admins only). */
+export const END_ENTITY_REVOCATION_REASONS: readonly RevocationReason[] = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'];
+const EE_REASONS = END_ENTITY_REVOCATION_REASONS;
 
 interface Loaded {
   root: Certificate;

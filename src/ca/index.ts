@@ -69,7 +69,7 @@
  *   profile.ts: `lintCertificate(der, { issuer })` -> findings; crl.ts; ocsp.ts; store.ts: the
  *   `CaStore` port; bootstrap.ts: startAuthority; reminders.ts.
  */
-export { Authority, normalizeSerialHex, dueReminder, CRL_REFRESH_MS, CRL_VALIDITY_MS, OCSP_VALIDITY_MS } from './authority.js';
+export { Authority, END_ENTITY_REVOCATION_REASONS, normalizeSerialHex, dueReminder, CRL_REFRESH_MS, CRL_VALIDITY_MS, OCSP_VALIDITY_MS } from './authority.js';
 export type { AuthorityOptions, CaAuditLog, InitOptions, InitResult, IssueRequest, IssuedCertificate, RevokeRequest, RevokedCertificate, RenewalReminder } from './authority.js';
 export { startAuthority, devCaFiles, type DevCaFile, type StartAuthorityOptions, type StartAuthorityResult } from './bootstrap.js';
 export { pkiUrls, type PkiUrls } from './build.js';
