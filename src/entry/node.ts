@@ -5,10 +5,11 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { Authority } from '../ca/authority.js';
 import { startAuthority, type DevCaFile } from '../ca/bootstrap.js';
 import { DrizzleAuditLog } from '../db/audit.js';
@@ -17,6 +18,15 @@ import { formatListenAddress, loadConfig, LOG_LEVELS, type Config, type LogLevel
 import { openDatabase, type Database } from '../db/connection.js';
 import { isAppError } from '../shared/errors.js';
 import { createApp } from '../web/app.js';
+import { DbChallengeStore } from '../db/challenge-store.js';
+import { DbRateLimiter } from '../db/rate-limit.js';
+import { OutboxNotifier } from '../db/outbox.js';
+import { authorityIssuer } from '../enrollment/ca-issuer.js';
+import { EnrollmentService } from '../enrollment/service.js';
+import { createSmtpNotifier } from '../notify/smtp.js';
+import { MailboxProof } from '../proof/mailbox.js';
+import { DrizzleDirectoryStore } from '../db/directory-store.js';
+import { Directory } from '../directory/directory.js';
 
 function makeLog(threshold: LogLevel) {
   const min = LOG_LEVELS.indexOf(threshold);
@@ -38,6 +48,25 @@ async function writeDevCaFiles(dir: string, files: DevCaFile[]): Promise<string>
   return dir;
 }
 
+/** The browser bundles from dist/client/ (npm run build:client, run by prestart), else built now. */
+async function loadClientAssets(log: (level: LogLevel, message: string) => void): Promise<Record<string, string>> {
+  const { buildClient, CLIENT_ENTRIES, CLIENT_OUT_DIR } = await import('../../scripts/build-client.js');
+  try {
+    const names = Object.keys(CLIENT_ENTRIES);
+    const sources = await Promise.all(names.map((n) => readFile(join(CLIENT_OUT_DIR, n), 'utf8')));
+    return Object.fromEntries(names.map((n, i) => [n, sources[i]!]));
+  } catch {
+    log('info', 'dist/client/ is missing: bundling the browser code now (npm run build:client does it ahead)');
+    return buildClient();
+  }
+}
+
+/** "smimegw <no-reply@host>" for the service's own mail, from PUBLIC_URL's host. */
+function notifyFrom(publicUrl: string): string {
+  const host = new URL(publicUrl).hostname;
+  return `smimegw <no-reply@${/^[\d.]+$|:/.test(host) ? `[${host.replace(/^\[|\]$/g, '')}]` : host}>`;
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -47,6 +76,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const log = makeLog(config.logLevel);
+  if (config.nodeEnv === 'production' && config.notifySmtpUrl === undefined) {
+    log('error', 'NOTIFY_SMTP_URL is required when NODE_ENV=production: the service mails verification codes through it (smtp://host:port)');
+    process.exit(1);
+  }
 
   let database: Database;
   try {
@@ -83,7 +116,26 @@ async function main(): Promise<void> {
   const crlTimer = setInterval(() => void authority.refreshCrls().catch((e: unknown) => log('warn', `CRL refresh: ${String(e)}`)), 3_600_000);
   crlTimer.unref();
 
-  const app = createApp({ db: database, config, authority });
+  // Enrollment: codes go out by SMTP, or in development without NOTIFY_SMTP_URL to the outbox page.
+  const smtpNotifier = config.notifySmtpUrl ? createSmtpNotifier({ url: config.notifySmtpUrl, from: notifyFrom(config.publicUrl) }) : undefined;
+  const outbox = smtpNotifier ? undefined : new OutboxNotifier(database.db);
+  const limiter = new DbRateLimiter(database.db);
+  const proof = new MailboxProof({ store: new DbChallengeStore(database.db), limiter, notifier: smtpNotifier ?? outbox!, publicUrl: config.publicUrl });
+  const enrollment = new EnrollmentService({ proof, issuer: authorityIssuer(authority), audit: new DrizzleAuditLog(database.db), limiter });
+  const directory = new Directory({ store: new DrizzleDirectoryStore(database.db), proof, audit: new DrizzleAuditLog(database.db), crlPolicy: config.directoryCrlPolicy });
+  const assets = await loadClientAssets(log);
+  if (outbox) log('info', `no NOTIFY_SMTP_URL: mail goes to the development outbox at ${config.publicUrl}/dev/outbox`);
+
+  const app = createApp({
+    db: database,
+    config,
+    authority,
+    enrollment,
+    directory,
+    ...(outbox ? { outbox } : {}),
+    assets,
+    clientIp: (c) => getConnInfo(c).remote.address,
+  });
   const server = serve(
     { fetch: app.fetch, hostname: config.httpListen.host, port: config.httpListen.port },
     (info: AddressInfo) => {
@@ -100,6 +152,7 @@ async function main(): Promise<void> {
     force.unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     clearTimeout(force);
+    smtpNotifier?.close();
     await database.close().catch((e: unknown) => log('warn', `closing the database: ${String(e)}`));
     log('info', 'stopped');
     process.exit(code);
