@@ -44,6 +44,10 @@ Commands:
   ca issue     --csr FILE --email ADDRESS [--days N] [--out FILE]
   ca revoke    --serial HEX --reason REASON
   ca crl       [--ca issuing|root] [--out FILE]
+  directory import [--p12-password-env VAR] [--json] FILE|FOLDER...   (PEM, DER, .p7c, .p12)
+  directory lookup ADDRESS
+  directory revoke ID|FINGERPRINT [--reason REASON]
+  trust add FILE...  |  trust list  |  trust remove FINGERPRINT
 
 Files may be PEM or DER. The message comes from --in or standard input and goes to --out or
 standard output. An encrypted private key takes its passphrase from the variable named by
@@ -51,7 +55,8 @@ standard output. An encrypted private key takes its passphrase from the variable
 Algorithms: content ${CONTENT_ALGORITHMS.join('|')}; key transport ${KEY_TRANSPORTS.join('|')};
 signature ${SIGNATURE_ALGORITHMS.join('|')}.
 The ca commands use the service's configuration (DATABASE_URL or DATA_DIR, CA_KEY_PASSPHRASE,
-PUBLIC_URL, CA_VALIDITY_DAYS); with embedded PGlite, stop the service first.`;
+PUBLIC_URL, CA_VALIDITY_DAYS); with embedded PGlite, stop the service first. So do the directory
+and trust commands (DATABASE_URL or DATA_DIR, DIRECTORY_CRL_POLICY).`;
 
 const common = {
   in: { type: 'string' },
@@ -151,6 +156,14 @@ const commands: Record<string, Handler> = {
   async ca(args, io, env) {
     const { runCaCommand } = await import('./cli-ca.js');
     await runCaCommand(args, io, env, { usage: (m) => new UsageError(m), writeOut: (path, data) => writeOut(path, data, io) });
+  },
+  async directory(args, io, env) {
+    const { runDirectoryCommand } = await import('./cli-directory.js');
+    await runDirectoryCommand(args, io, env, { usage: (m) => new UsageError(m) });
+  },
+  async trust(args, io, env) {
+    const { runTrustCommand } = await import('./cli-directory.js');
+    await runTrustCommand(args, io, env, { usage: (m) => new UsageError(m) });
   },
   async encrypt(args, io) {
     const v = parse(args, { cert: { type: 'string', multiple: true }, alg: { type: 'string' } });

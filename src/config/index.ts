@@ -14,6 +14,10 @@ export type NodeEnv = (typeof NODE_ENVS)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** What the directory does when an external CA's CRL cannot be obtained (see src/directory/revocation.ts). */
+export const DIRECTORY_CRL_POLICIES = ['fail-open', 'fail-closed'] as const;
+export type DirectoryCrlPolicy = (typeof DIRECTORY_CRL_POLICIES)[number];
+
 /** Passphrase used for the development CA key when none is configured. Refused in production. */
 export const DEV_CA_KEY_PASSPHRASE = 'smimegw-dev-only-insecure-passphrase';
 
@@ -57,6 +61,8 @@ export interface Config {
   adminSecretKey: string;
   /** True when adminSecretKey is the embedded development default. */
   adminSecretKeyIsDevDefault: boolean;
+  /** DIRECTORY_CRL_POLICY: use or refuse an external certificate whose CRL cannot be had. */
+  directoryCrlPolicy: DirectoryCrlPolicy;
   logLevel: LogLevel;
 }
 
@@ -71,6 +77,7 @@ export const CONFIG_DEFAULTS = {
   REINJECT_SMTP_URL: 'smtp://127.0.0.1:10026',
   LOG_LEVEL: 'info',
   CA_VALIDITY_DAYS: '365',
+  DIRECTORY_CRL_POLICY: 'fail-open',
 } as const;
 
 interface Problem {
@@ -90,6 +97,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const nodeEnv = oneOf('NODE_ENV', get('NODE_ENV') ?? CONFIG_DEFAULTS.NODE_ENV, NODE_ENVS, problem) ?? 'development';
   const logLevel = oneOf('LOG_LEVEL', get('LOG_LEVEL') ?? CONFIG_DEFAULTS.LOG_LEVEL, LOG_LEVELS, problem) ?? 'info';
+  const directoryCrlPolicy = oneOf('DIRECTORY_CRL_POLICY', get('DIRECTORY_CRL_POLICY') ?? CONFIG_DEFAULTS.DIRECTORY_CRL_POLICY, DIRECTORY_CRL_POLICIES, problem) ?? 'fail-open';
 
   let dataDir = get('DATA_DIR') ?? CONFIG_DEFAULTS.DATA_DIR;
   if (dataDir.length > 1) dataDir = dataDir.replace(/\/+$/, '') || '/';
@@ -185,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     caValidityDays,
     adminSecretKey,
     adminSecretKeyIsDevDefault,
+    directoryCrlPolicy,
     logLevel,
   });
 }

@@ -13,6 +13,7 @@ import { renderDocument } from './pages/layout.js';
 import { otherLocaleHref, requestLocale } from './pages/locale.js';
 import { APP_CSS } from './pages/styles.js';
 import { devOutboxAllowed, devRoutes, type DevOutbox } from './routes/dev.js';
+import { directoryRoutes, type DirectoryService } from './routes/directory.js';
 import { enrollRoutes } from './routes/enroll.js';
 import { pkiRoutes, type PkiAuthority } from './routes/pki.js';
 
@@ -35,6 +36,8 @@ export interface AppDeps {
   assets?: Readonly<Record<string, string>>;
   /** The client's IP address as the runtime knows it (rate limits, audit). */
   clientIp?: (c: Context) => string | undefined;
+  /** The recipient-certificate directory at /api/v1/directory; not mounted when absent. */
+  directory?: DirectoryService;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -62,6 +65,7 @@ export function createApp(deps: AppDeps): Hono {
   });
   if (deps.authority) app.route('/', pkiRoutes({ authority: deps.authority }));
   if (deps.enrollment) app.route('/', enrollRoutes({ enrollment: deps.enrollment, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
+  if (deps.directory) app.route('/api/v1/directory', directoryRoutes({ directory: deps.directory, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.outbox && devOutboxAllowed(deps.config)) app.route('/', devRoutes({ outbox: deps.outbox, config: deps.config }));
 
   app.notFound((c) => c.json(new AppError('http.not_found', 'Not found', { kind: 'not_found' }).toJSON(), 404));
