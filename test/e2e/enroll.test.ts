@@ -174,6 +174,13 @@ describe('enrollment in a real browser (chromium)', { timeout: 300_000 }, () => 
       assert.equal(await page.getAttribute('html', 'lang'), 'ja', 'the language choice is remembered');
     }
     await shot(page, `${lang}-2-code`);
+    // A wrong code first: the page shows the API's error in the page's language.
+    const right = await page.inputValue('#code');
+    await page.fill('#code', 'AAAA-AAAA-AAAA-AAAA-AAAA-AAAA');
+    await page.click('#code-form button[type=submit]');
+    await page.waitForSelector('#error', { state: 'visible' });
+    assert.match((await page.textContent('#error')) ?? '', lang === 'ja' ? /コードが正しくありません。あと 4 回試せます。/ : /That code is not right; 4 tries left/);
+    await page.fill('#code', right);
     await page.click('#code-form button[type=submit]');
     await page.waitForSelector('#step-key', { state: 'visible' });
 
