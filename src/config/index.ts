@@ -63,6 +63,20 @@ export interface Config {
   adminSecretKeyIsDevDefault: boolean;
   /** DIRECTORY_CRL_POLICY: use or refuse an external certificate whose CRL cannot be had. */
   directoryCrlPolicy: DirectoryCrlPolicy;
+  /** INTERNAL_DOMAINS: lower-case domains whose mail the filter worker passes through unchanged. */
+  internalDomains: readonly string[];
+  /** FILTER_MAX_MESSAGE_SIZE: largest message the worker accepts, in bytes. */
+  filterMaxMessageSize: number;
+  /** FILTER_SPILL_THRESHOLD: bytes of a message kept in memory before it goes to a spool file. */
+  filterSpillThreshold: number;
+  /** FILTER_SUBJECT_TRIGGERS: subject words that force mandatory encryption (removed before sending). */
+  filterSubjectTriggers: readonly string[];
+  /** FILTER_MAX_CLIENTS: concurrent SMTP sessions the worker serves (more get 421). */
+  filterMaxClients: number;
+  /** FILTER_TIMEOUT: seconds a message may take before the worker gives up with 451. */
+  filterTimeoutSeconds: number;
+  /** REINJECT_POOL_SIZE: pooled connections to REINJECT_SMTP_URL (keep below that smtpd's maxproc). */
+  reinjectPoolSize: number;
   logLevel: LogLevel;
 }
 
@@ -78,6 +92,12 @@ export const CONFIG_DEFAULTS = {
   LOG_LEVEL: 'info',
   CA_VALIDITY_DAYS: '365',
   DIRECTORY_CRL_POLICY: 'fail-open',
+  FILTER_MAX_MESSAGE_SIZE: '50M',
+  FILTER_SPILL_THRESHOLD: '1M',
+  FILTER_SUBJECT_TRIGGERS: '[secure],[暗号化]',
+  FILTER_MAX_CLIENTS: '100',
+  FILTER_TIMEOUT: '300',
+  REINJECT_POOL_SIZE: '10',
 } as const;
 
 interface Problem {
@@ -172,6 +192,23 @@ export function loadConfig(env: Env = process.env): Config {
     adminSecretKeyIsDevDefault = true;
   }
 
+  const internalDomains: string[] = [];
+  for (const d of (get('INTERNAL_DOMAINS') ?? '').split(/[\s,]+/).filter(Boolean)) {
+    const domain = d.toLowerCase().replace(/\.$/, '');
+    if (!HOSTNAME_RE.test(domain) || !domain.includes('.')) problem('INTERNAL_DOMAINS', `INTERNAL_DOMAINS must list domain names separated by commas, got '${d}'`);
+    else if (!internalDomains.includes(domain)) internalDomains.push(domain);
+  }
+  const filterMaxMessageSize = byteSize('FILTER_MAX_MESSAGE_SIZE', get('FILTER_MAX_MESSAGE_SIZE') ?? CONFIG_DEFAULTS.FILTER_MAX_MESSAGE_SIZE, 1024, 2 ** 31 - 1, problem);
+  const filterSpillThreshold = byteSize('FILTER_SPILL_THRESHOLD', get('FILTER_SPILL_THRESHOLD') ?? CONFIG_DEFAULTS.FILTER_SPILL_THRESHOLD, 1024, 2 ** 31 - 1, problem);
+  const rawTriggers = get('FILTER_SUBJECT_TRIGGERS') ?? CONFIG_DEFAULTS.FILTER_SUBJECT_TRIGGERS;
+  const filterSubjectTriggers = rawTriggers.toLowerCase() === 'none' ? [] : rawTriggers.split(',').map((t) => t.trim()).filter(Boolean);
+  if (filterSubjectTriggers.some((t) => t.length > 100 || /[\r\n]/.test(t)) || (rawTriggers.toLowerCase() !== 'none' && filterSubjectTriggers.length === 0)) {
+    problem('FILTER_SUBJECT_TRIGGERS', `FILTER_SUBJECT_TRIGGERS must be words separated by commas (at most 100 characters each), or 'none', got '${rawTriggers}'`);
+  }
+  const filterMaxClients = wholeNumber('FILTER_MAX_CLIENTS', get('FILTER_MAX_CLIENTS') ?? CONFIG_DEFAULTS.FILTER_MAX_CLIENTS, 1, 10_000, problem);
+  const filterTimeoutSeconds = wholeNumber('FILTER_TIMEOUT', get('FILTER_TIMEOUT') ?? CONFIG_DEFAULTS.FILTER_TIMEOUT, 5, 3600, problem);
+  const reinjectPoolSize = wholeNumber('REINJECT_POOL_SIZE', get('REINJECT_POOL_SIZE') ?? CONFIG_DEFAULTS.REINJECT_POOL_SIZE, 1, 1000, problem);
+
   if (problems.length > 0) {
     throw new AppError('config.invalid', `Invalid configuration: ${problems.map((p) => p.message).join('; ')}`, {
       kind: 'bad_input',
@@ -194,8 +231,35 @@ export function loadConfig(env: Env = process.env): Config {
     adminSecretKey,
     adminSecretKeyIsDevDefault,
     directoryCrlPolicy,
+    internalDomains: Object.freeze(internalDomains),
+    filterMaxMessageSize,
+    filterSpillThreshold,
+    filterSubjectTriggers: Object.freeze(filterSubjectTriggers),
+    filterMaxClients,
+    filterTimeoutSeconds,
+    reinjectPoolSize,
     logLevel,
   });
+}
+
+/** A byte count: digits with an optional K, M or G (1024-based; a trailing B is allowed). */
+function byteSize(name: string, value: string, min: number, max: number, problem: (variable: string, message: string) => void): number {
+  const m = /^(\d+)\s*([KMG]?)B?$/i.exec(value);
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!m || !Number.isSafeInteger(n) || n < min || n > max) {
+    problem(name, `${name} must be a size from 1K to 2047M (e.g. 52428800, 50M), got '${value}'`);
+    return min;
+  }
+  return n;
+}
+
+function wholeNumber(name: string, value: string, min: number, max: number, problem: (variable: string, message: string) => void): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    problem(name, `${name} must be a whole number from ${min} to ${max}, got '${value}'`);
+    return min;
+  }
+  return n;
 }
 
 /** "host:port" as a URL-ish string, brackets around IPv6 hosts (e.g. "[::1]:8080"). */
