@@ -10,11 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Authority, END_ENTITY_REVOCATION_REASONS } from './ca/authority.js';
+import { END_ENTITY_REVOCATION_REASONS } from './ca/authority.js';
 import { isAuthorityId } from './ca/store.js';
 import { loadConfig } from './config/index.js';
-import { DrizzleAuditLog } from './db/audit.js';
-import { DrizzleCaStore } from './db/ca-store.js';
+import { createAuthority } from './db/ca-store.js';
 import { openDatabase } from './db/connection.js';
 import { AppError } from './shared/errors.js';
 import { encodePem, utf8 } from './shared/bytes.js';
@@ -73,13 +72,7 @@ export async function runCaCommand(args: string[], io: CaCliIO, env: NodeJS.Proc
   const actor = `cli:${env.USER ?? env.LOGNAME ?? 'unknown'}`;
   const database = await openDatabase(config);
   try {
-    const authority = new Authority({
-      store: new DrizzleCaStore(database.db),
-      audit: new DrizzleAuditLog(database.db),
-      publicUrl: config.publicUrl,
-      validityDays: config.caValidityDays,
-      production: config.nodeEnv === 'production',
-    });
+    const authority = createAuthority(database.db, config);
     if (name === 'init') {
       if (config.caKeyPassphraseIsDevDefault) {
         throw new AppError('ca.passphrase_missing', 'Set CA_KEY_PASSPHRASE to a secret passphrase first: it encrypts the CA keys (the development default is not for a real CA)');

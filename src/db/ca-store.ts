@@ -5,11 +5,14 @@
  */
 import { and, desc, eq, gt, isNull, lte, ne, notExists, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
+import type { Config } from '../config/index.js';
 import type { Certificate } from '../pki/certificate.js';
 import { AppError } from '../shared/errors.js';
+import { Authority } from '../ca/authority.js';
 import { isRevocationReason, type RevokedEntry } from '../ca/crl.js';
 import type { AuthorityId, AuthorityRecord, CaStore, CrlRecord, IssuedRecord, NewAuthorityRecord, ReminderCandidate } from '../ca/store.js';
 import { isAuthorityId } from '../ca/store.js';
+import { DrizzleAuditLog } from './audit.js';
 import { bumpDirectoryVersion, insertCertificateRow } from './certificate-rows.js';
 import type { Db } from './connection.js';
 import { authorities, certificates, crls } from './schema.js';
@@ -180,4 +183,15 @@ export class DrizzleCaStore implements CaStore {
     const col = which === 30 ? certificates.reminded30At : certificates.reminded7At;
     await this.db.update(certificates).set(set).where(and(eq(certificates.id, certificateId), isNull(col)));
   }
+}
+
+/** The Authority over this database, configured from PUBLIC_URL, CA_VALIDITY_DAYS and NODE_ENV. */
+export function createAuthority(db: Db, config: Pick<Config, 'publicUrl' | 'caValidityDays' | 'nodeEnv'>): Authority {
+  return new Authority({
+    store: new DrizzleCaStore(db),
+    audit: new DrizzleAuditLog(db),
+    publicUrl: config.publicUrl,
+    validityDays: config.caValidityDays,
+    production: config.nodeEnv === 'production',
+  });
 }

@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { Authority } from '../ca/authority.js';
 import { startAuthority, type DevCaFile } from '../ca/bootstrap.js';
 import { DrizzleAuditLog } from '../db/audit.js';
-import { DrizzleCaStore } from '../db/ca-store.js';
+import { createAuthority } from '../db/ca-store.js';
 import { formatListenAddress, loadConfig, LOG_LEVELS, type Config, type LogLevel } from '../config/index.js';
 import { openDatabase, type Database } from '../db/connection.js';
 import { isAppError } from '../shared/errors.js';
@@ -92,13 +91,7 @@ async function main(): Promise<void> {
 
   // The CA: load it, or create the development one (files in certs-dev/; under NODE_ENV=test in
   // DATA_DIR/certs-dev so test runs never overwrite a developer's CA). Production without a CA stops.
-  const authority = new Authority({
-    store: new DrizzleCaStore(database.db),
-    audit: new DrizzleAuditLog(database.db),
-    publicUrl: config.publicUrl,
-    validityDays: config.caValidityDays,
-    production: config.nodeEnv === 'production',
-  });
+  const authority = createAuthority(database.db, config);
   try {
     await startAuthority({
       authority,
