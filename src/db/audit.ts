@@ -12,6 +12,7 @@ import { AppError } from '../shared/errors.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { sha256 } from '../pki/hash.js';
 import { toHex, utf8 } from '../shared/bytes.js';
+import type { AuditReader, ChainedAuditEntry, ChainStatus } from '../admin/ports.js';
 import type { Db } from './connection.js';
 import { auditLog } from './schema.js';
 
@@ -26,32 +27,10 @@ export interface NewAuditEntry {
   detail?: Record<string, unknown> | null;
 }
 
-export interface AuditEntry {
-  id: number;
-  at: Date;
-  actor: string;
-  action: string;
-  subject: string | null;
-  detail: Record<string, unknown> | null;
-}
+export type AuditEntry = Omit<ChainedAuditEntry, 'hash' | 'prevHash'>;
 
-export interface ChainedAuditEntry extends AuditEntry {
-  hash: string | null;
-  prevHash: string | null;
-}
-
-/** Result of checking the hash chain from the first entry to the last. */
-export type ChainStatus =
-  | { ok: true; entries: number }
-  /** `brokenAt` is the id of the first entry whose hash or link does not match. */
-  | { ok: false; entries: number; brokenAt: number; reason: string };
-
-/** Reading side used by the admin console: pages of entries and the chain check. */
-export interface AuditReader {
-  /** Up to `limit` (1..1000) entries older than id `before` (newest first); all when before is undefined. */
-  page(options: { before?: number; limit: number }): Promise<ChainedAuditEntry[]>;
-  verifyChain(): Promise<ChainStatus>;
-}
+/** The reading side (pages of entries, the chain check) is a port of the admin console. */
+export type { AuditReader, ChainedAuditEntry, ChainStatus } from '../admin/ports.js';
 
 /** prev_hash of the first entry. */
 export const GENESIS_HASH = '0'.repeat(64);
