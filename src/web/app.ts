@@ -12,6 +12,7 @@ import { ErrorPage } from './pages/error.js';
 import { renderDocument } from './pages/layout.js';
 import { otherLocaleHref, requestLocale } from './pages/locale.js';
 import { APP_CSS } from './pages/styles.js';
+import { adminRoutes, type AdminRoutesDeps } from './routes/admin.js';
 import { devOutboxAllowed, devRoutes, type DevOutbox } from './routes/dev.js';
 import { directoryRoutes, type DirectoryService } from './routes/directory.js';
 import { enrollRoutes } from './routes/enroll.js';
@@ -38,6 +39,8 @@ export interface AppDeps {
   clientIp?: (c: Context) => string | undefined;
   /** The recipient-certificate directory at /api/v1/directory; not mounted when absent. */
   directory?: DirectoryService;
+  /** The admin console at /admin; not mounted when absent. */
+  admin?: Omit<AdminRoutesDeps, 'publicUrl' | 'clientIp'>;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -66,6 +69,7 @@ export function createApp(deps: AppDeps): Hono {
   if (deps.authority) app.route('/', pkiRoutes({ authority: deps.authority }));
   if (deps.enrollment) app.route('/', enrollRoutes({ enrollment: deps.enrollment, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.directory) app.route('/api/v1/directory', directoryRoutes({ directory: deps.directory, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
+  if (deps.admin) app.route('/admin', adminRoutes({ ...deps.admin, publicUrl: deps.config.publicUrl, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.outbox && devOutboxAllowed(deps.config)) app.route('/', devRoutes({ outbox: deps.outbox, config: deps.config }));
 
   app.notFound((c) => c.json(new AppError('http.not_found', 'Not found', { kind: 'not_found' }).toJSON(), 404));
