@@ -99,7 +99,7 @@ export interface CustomIssue {
   cn: string;
   /** Extension lines for the openssl extfile (e.g. "subjectAltName = otherName:..."). */
   ext: string[];
-  key?: 'rsa2048' | 'p256';
+  key?: 'rsa2048' | 'p256' | 'ed25519';
   notBefore?: Date;
   notAfter?: Date;
   /** The issuer; absent = self-signed. */
@@ -133,7 +133,9 @@ export async function issueCustom(parent: string, o: CustomIssue): Promise<Custo
     ? ['-key', o.keyPath]
     : o.key === 'p256'
       ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath]
-      : ['-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath];
+      : o.key === 'ed25519'
+        ? ['-newkey', 'ed25519', '-nodes', '-keyout', keyPath]
+        : ['-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath];
   await runOk('openssl', ['req', '-new', ...keyArgs, '-config', join(dir, 'req.cnf'), '-out', join(dir, 'req.csr')]);
   const signer = o.issuer ? ['-cert', o.issuer.certPath, '-keyfile', o.issuer.keyPath] : ['-selfsign', '-keyfile', keyPath];
   const now = Date.now();
