@@ -26,6 +26,11 @@ import { createSmtpNotifier } from '../notify/smtp.js';
 import { MailboxProof } from '../proof/mailbox.js';
 import { DrizzleDirectoryStore } from '../db/directory-store.js';
 import { Directory } from '../directory/directory.js';
+import { deriveAdminKeys } from '../admin/keys.js';
+import type { CertificateRevoker } from '../admin/ports.js';
+import { AdminService } from '../admin/service.js';
+import { DrizzleCertificateQueries, DrizzleEnrollmentQueries } from '../db/admin-queries.js';
+import { DrizzleAdminStore } from '../db/admin-store.js';
 
 function makeLog(threshold: LogLevel) {
   const min = LOG_LEVELS.indexOf(threshold);
@@ -117,6 +122,18 @@ async function main(): Promise<void> {
   const enrollment = new EnrollmentService({ proof, issuer: authorityIssuer(authority), audit: new DrizzleAuditLog(database.db), limiter });
   const directory = new Directory({ store: new DrizzleDirectoryStore(database.db), proof, audit: new DrizzleAuditLog(database.db), crlPolicy: config.directoryCrlPolicy });
   const assets = await loadClientAssets(log);
+
+  // The admin console at /admin (first user: smimegw admin create --email E). The CA revokes and audits.
+  const adminAudit = new DrizzleAuditLog(database.db);
+  const revoker: CertificateRevoker = { revoke: async (r) => void (await authority.revoke(r)) };
+  const admin = {
+    service: new AdminService({ store: new DrizzleAdminStore(database.db), audit: adminAudit, limiter, keys: await deriveAdminKeys(config.adminSecretKey) }),
+    certificates: new DrizzleCertificateQueries(database.db),
+    enrollments: new DrizzleEnrollmentQueries(database.db),
+    audit: adminAudit,
+    revoker,
+  };
+  if (config.adminSecretKeyIsDevDefault) log('warn', 'ADMIN_SECRET_KEY is not set: TOTP secrets of the admin console are protected by the development default');
   if (outbox) log('info', `no NOTIFY_SMTP_URL: mail goes to the development outbox at ${config.publicUrl}/dev/outbox`);
 
   const app = createApp({
@@ -125,6 +142,7 @@ async function main(): Promise<void> {
     authority,
     enrollment,
     directory,
+    admin,
     ...(outbox ? { outbox } : {}),
     assets,
     clientIp: (c) => getConnInfo(c).remote.address,
