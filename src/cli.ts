@@ -49,6 +49,11 @@ Commands:
   directory revoke ID|FINGERPRINT [--reason REASON]
   trust add FILE...  |  trust list  |  trust remove FINGERPRINT
   admin create --email ADDRESS [--role admin|auditor]   (prints a one-time initial password)
+  worker       [--pass-through]        the content-filter worker alone (FILTER_LISTEN -> REINJECT_SMTP_URL)
+  identity import FILE.p12 [--address ADDRESS|*@DOMAIN|*] [--p12-password-env VAR]
+  identity issue ADDRESS  |  identity list  |  identity remove ID|FINGERPRINT
+  policy list  |  policy remove SCOPE  |  policy explain --from SENDER --to RECIPIENT [--subject TEXT]
+  policy set SCOPE [--encrypt none|opportunistic|mandatory|inherit] [--sign on|off|inherit] [--fallback-link on|off|inherit]
 
 Files may be PEM or DER. The message comes from --in or standard input and goes to --out or
 standard output. An encrypted private key takes its passphrase from the variable named by
@@ -57,7 +62,9 @@ Algorithms: content ${CONTENT_ALGORITHMS.join('|')}; key transport ${KEY_TRANSPO
 signature ${SIGNATURE_ALGORITHMS.join('|')}.
 The ca commands use the service's configuration (DATABASE_URL or DATA_DIR, CA_KEY_PASSPHRASE,
 PUBLIC_URL, CA_VALIDITY_DAYS); with embedded PGlite, stop the service first. So do the directory
-and trust commands (DATABASE_URL or DATA_DIR, DIRECTORY_CRL_POLICY), and admin (ADMIN_SECRET_KEY).`;
+and trust commands (DATABASE_URL or DATA_DIR, DIRECTORY_CRL_POLICY), and admin (ADMIN_SECRET_KEY).
+The worker, identity and policy commands too (the worker also FILTER_*, REINJECT_*, INTERNAL_DOMAINS;
+identity keys are stored encrypted with CA_KEY_PASSPHRASE). SCOPE is 'global', a domain or an address.`;
 
 const common = {
   in: { type: 'string' },
@@ -169,6 +176,18 @@ const commands: Record<string, Handler> = {
   async trust(args, io, env) {
     const { runTrustCommand } = await import('./cli-directory.js');
     await runTrustCommand(args, io, env, { usage: (m) => new UsageError(m) });
+  },
+  async worker(args, io, env) {
+    const { runWorkerCommand } = await import('./cli-mail.js');
+    await runWorkerCommand(args, io, env, { usage: (m) => new UsageError(m) });
+  },
+  async identity(args, io, env) {
+    const { runIdentityCommand } = await import('./cli-mail.js');
+    await runIdentityCommand(args, io, env, { usage: (m) => new UsageError(m) });
+  },
+  async policy(args, io, env) {
+    const { runPolicyCommand } = await import('./cli-mail.js');
+    await runPolicyCommand(args, io, env, { usage: (m) => new UsageError(m) });
   },
   async encrypt(args, io) {
     const v = parse(args, { cert: { type: 'string', multiple: true }, alg: { type: 'string' } });

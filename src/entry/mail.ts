@@ -1,0 +1,121 @@
+/**
+ * Wires the content-filter worker from the configuration and an open database: the real recipient
+ * directory, the policy and signing-identity stores, the message log, the re-injection pool and the
+ * SMTP listener. Used by `npm start` (web + worker in one process) and `smimegw worker` (alone).
+ *
+ * The download-link fallback ("secure pickup") is not part of this gateway yet: no FallbackLinks is
+ * wired, so recipients whose policy asks for it are treated as having no fallback (mandatory: 550,
+ * never plaintext).
+ */
+import { join } from 'node:path';
+import { formatListenAddress, type Config } from '../config/index.js';
+import type { Database } from '../db/connection.js';
+import { DrizzlePolicyStore } from '../db/policy-store.js';
+import { DrizzleIdentityStore } from '../db/identity-store.js';
+import { DrizzleMessageLog } from '../db/message-log.js';
+import { DrizzleDirectoryStore } from '../db/directory-store.js';
+import { Directory } from '../directory/directory.js';
+import { isAppError } from '../shared/errors.js';
+import { CachedPolicies } from '../mail/policy.js';
+import { SigningIdentities } from '../mail/identities.js';
+import { MessageProcessor } from '../mail/processor.js';
+import { Reinjector } from '../mail/reinject.js';
+import { startWorker, type RunningWorker } from '../mail/worker.js';
+import type { FallbackLinks, RecipientDirectory } from '../mail/ports.js';
+import type { PipelineOptions } from '../mail/pipeline.js';
+
+export type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+
+/** The worker's view of the directory: the chosen certificate or null. */
+export function directoryPort(directory: Pick<Directory, 'find'>): RecipientDirectory {
+  return {
+    async lookup(address) {
+      let entry;
+      try {
+        entry = await directory.find(address);
+      } catch (e) {
+        // an envelope address the directory cannot read has no certificate; anything else is a failure
+        if (isAppError(e) && e.code === 'directory.bad_address') return null;
+        throw e;
+      }
+      if (!entry) return null;
+      return {
+        certificate: entry.certificate,
+        algorithms: { content: entry.algorithms.content, keyTransport: entry.algorithms.keyTransport },
+        fingerprint: entry.fingerprint,
+        reason: `${entry.reason} [${entry.source}]`,
+      };
+    },
+  };
+}
+
+export interface MailWorkerOptions {
+  config: Config;
+  database: Database;
+  /** The directory (default: a new one over the database). */
+  directory?: Pick<Directory, 'find'>;
+  fallback?: FallbackLinks;
+  log: Log;
+  /** Benchmark baseline: pass every message through unchanged (no lookups, no crypto). */
+  passThrough?: boolean;
+}
+
+export interface MailWorkerHandle {
+  worker: RunningWorker;
+  processor: MessageProcessor;
+  close(): Promise<void>;
+}
+
+export function pipelineOptions(config: Config): PipelineOptions {
+  return {
+    internalDomains: new Set(config.internalDomains),
+    subjectTriggers: config.filterSubjectTriggers,
+    publicUrl: config.publicUrl,
+  };
+}
+
+export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerHandle> {
+  const { config, database, log } = o;
+  const db = database.db;
+  const directory = directoryPort(o.directory ?? new Directory({ store: new DrizzleDirectoryStore(db), crlPolicy: config.directoryCrlPolicy }));
+  const policies = new CachedPolicies(new DrizzlePolicyStore(db));
+  const identities = new SigningIdentities(new DrizzleIdentityStore(db), config.caKeyPassphrase);
+  const reinject = new Reinjector({ url: config.reinjectSmtpUrl, poolSize: config.reinjectPoolSize });
+  const spoolDir = join(config.dataDir, 'spool');
+  const popts = pipelineOptions(config);
+  const deps = { directory, policies, identities, reinject, log: new DrizzleMessageLog(db), ...(o.fallback ? { fallback: o.fallback } : {}), warn: (m: string) => log('warn', m) };
+  const processor = new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, ...(o.passThrough ? { passThrough: true } : {}) });
+  let worker: RunningWorker;
+  try {
+    worker = await startWorker(
+      processor,
+      {
+        host: config.filterListen.host,
+        port: config.filterListen.port,
+        maxSize: config.filterMaxMessageSize,
+        spillThreshold: config.filterSpillThreshold,
+        spoolDir,
+        maxClients: config.filterMaxClients,
+        rcptCheck: !o.passThrough,
+        log: (level, message) => log(level, message),
+      },
+      { rcptDeps: deps, pipelineOptions: popts },
+    );
+  } catch (e) {
+    reinject.close();
+    throw new Error(`cannot listen on ${formatListenAddress(config.filterListen)} for the filter worker: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  log(
+    'info',
+    `filter worker listening on smtp://${formatListenAddress({ host: config.filterListen.host, port: worker.address.port })}, re-injecting to ${config.reinjectSmtpUrl.replace(/\/\/[^@/]*@/, '//')} (pool ${config.reinjectPoolSize})` +
+      `${o.passThrough ? ' in PASS-THROUGH mode' : ''}; internal domains: ${config.internalDomains.join(', ') || 'none'}`,
+  );
+  return {
+    worker,
+    processor,
+    async close() {
+      await worker.close();
+      reinject.close();
+    },
+  };
+}
