@@ -89,7 +89,7 @@ const iso = (d: Date) => d.toISOString();
 export class RevocationChecker {
   private readonly memory = new Map<string, CrlState>();
   private readonly inflight = new Map<string, Promise<CrlState>>();
-  private readonly failedAt = new Map<string, number>();
+  private readonly failedAt = new Map<string, { at: number; error: string }>();
 
   constructor(private readonly deps: RevocationDeps) {}
 
@@ -173,8 +173,8 @@ export class RevocationChecker {
       if (state && this.fresh(state, now)) return { state, url, stale: false };
       if (state && !stale) stale = { state, url };
       const failed = this.failedAt.get(url);
-      if (failed !== undefined && now.getTime() - failed < CRL_RETRY_MS) {
-        error ??= `the last download of ${url} failed less than ${CRL_RETRY_MS / 1000} s ago`;
+      if (failed !== undefined && now.getTime() - failed.at < CRL_RETRY_MS) {
+        error ??= `${failed.error}; not retried for ${CRL_RETRY_MS / 1000} s`;
         continue;
       }
       try {
@@ -182,8 +182,8 @@ export class RevocationChecker {
         if (this.fresh(fetched, now)) return { state: fetched, url, stale: false };
         stale = { state: fetched, url };
       } catch (e) {
-        this.failedAt.set(url, now.getTime());
         error = e instanceof Error ? e.message : String(e);
+        this.failedAt.set(url, { at: now.getTime(), error });
       }
     }
     return stale ? { ...stale, stale: true } : { error };
