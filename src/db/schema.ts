@@ -324,3 +324,61 @@ export const messageLog = pgTable(
   },
   (t) => [index('message_log_received_idx').on(t.receivedAt), index('message_log_sender_idx').on(t.sender)],
 );
+
+/**
+ * Secure pickup (the download-link fallback): a message held for one recipient, encrypted at rest
+ * with a per-message AES-256-GCM key wrapped by the configured master key.
+ */
+export const pickups = pgTable(
+  'pickups',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** SHA-256 (hex) of the link token (>= 128 bits) mailed to the recipient. */
+    tokenHash: text('token_hash').notNull().unique(),
+    /** SHA-256 (hex) of the sender's status-page token. */
+    senderTokenHash: text('sender_token_hash').notNull().unique(),
+    sender: text('sender').notNull(),
+    recipient: text('recipient').notNull(),
+    subject: text('subject'),
+    /** 'code' (one-time code mailed on request) or 'password' (out-of-band password given to the sender). */
+    mode: text('mode').notNull().default('code'),
+    /** scrypt hash of the out-of-band password (mode 'password'). */
+    passwordHash: text('password_hash'),
+    /** Blob-store key of the encrypted message; null once deleted. */
+    blobKey: text('blob_key'),
+    /** The per-message key wrapped (AES-KW or GCM) by the master key. */
+    wrappedKey: bytea('wrapped_key'),
+    sizeBytes: integer('size_bytes').notNull(),
+    locale: text('locale'),
+    failedAttempts: integer('failed_attempts').notNull().default(0),
+    lockedAt: timestamp('locked_at', { withTimezone: true }),
+    downloads: integer('downloads').notNull().default(0),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('pickups_expires_idx').on(t.expiresAt), index('pickups_recipient_idx').on(t.recipient)],
+);
+
+/** Encrypted blobs (PostgreSQL/PGlite default blob store; an S3-compatible store can replace it). */
+export const blobs = pgTable('blobs', {
+  key: text('key').primaryKey(),
+  data: bytea('data').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Every view and download of a pickup: time, what, whether the recipient was verified, client address. */
+export const pickupAccessLog = pgTable(
+  'pickup_access_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    pickupId: uuid('pickup_id').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    action: text('action').notNull(),
+    verified: boolean('verified').notNull(),
+    clientIp: text('client_ip'),
+    detail: jsonb('detail').$type<Record<string, unknown>>(),
+  },
+  (t) => [index('pickup_access_log_pickup_idx').on(t.pickupId, t.at)],
+);
