@@ -107,7 +107,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   }
   log(
     'info',
-    `filter worker listening on smtp://${formatListenAddress({ host: config.filterListen.host, port: worker.address.port })}, re-injecting to ${config.reinjectSmtpUrl.replace(/\/\/[^@/]*@/, '//')} (pool ${config.reinjectPoolSize})` +
+    `filter worker ready on smtp://${formatListenAddress({ host: config.filterListen.host, port: worker.address.port })}, re-injecting to ${config.reinjectSmtpUrl.replace(/\/\/[^@/]*@/, '//')} (pool ${config.reinjectPoolSize})` +
       `${o.passThrough ? ' in PASS-THROUGH mode' : ''}; internal domains: ${config.internalDomains.join(', ') || 'none'}`,
   );
   return {

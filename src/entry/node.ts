@@ -26,6 +26,7 @@ import { createSmtpNotifier } from '../notify/smtp.js';
 import { MailboxProof } from '../proof/mailbox.js';
 import { DrizzleDirectoryStore } from '../db/directory-store.js';
 import { Directory } from '../directory/directory.js';
+import { startMailWorker, type MailWorkerHandle } from './mail.js';
 import { deriveAdminKeys } from '../admin/keys.js';
 import type { CertificateRevoker } from '../admin/ports.js';
 import { AdminService } from '../admin/service.js';
@@ -156,12 +157,13 @@ async function main(): Promise<void> {
   ) as Server;
 
   let stopping = false;
+  let mailWorker: MailWorkerHandle | undefined;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     const force = setTimeout(() => server.closeAllConnections(), 5000);
     force.unref();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), mailWorker?.close()]);
     clearTimeout(force);
     smtpNotifier?.close();
     await database.close().catch((e: unknown) => log('warn', `closing the database: ${String(e)}`));
@@ -173,6 +175,19 @@ async function main(): Promise<void> {
     log('error', `cannot listen on ${formatListenAddress(config.httpListen)}: ${e.code ?? e.message}`);
     void stop(1);
   });
+
+  // The content-filter worker (FILTER_LISTEN -> REINJECT_SMTP_URL) runs in the same process;
+  // `smimegw worker` runs it alone. Messages in progress finish before the database closes.
+  startMailWorker({ config, database, directory, log }).then(
+    (w) => {
+      mailWorker = w;
+      if (stopping) void w.close();
+    },
+    (e: unknown) => {
+      log('error', e instanceof Error ? e.message : String(e));
+      void stop(1);
+    },
+  );
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

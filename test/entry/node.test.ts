@@ -41,7 +41,7 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs: n
 describe('entry/node.ts', () => {
   it('serves /healthz on HTTP_LISTEN with embedded PGlite and stops on SIGTERM', { timeout: 90_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'smimegw-entry-'));
-    const proc = startEntry({ HTTP_LISTEN: '127.0.0.1:0', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
+    const proc = startEntry({ HTTP_LISTEN: '127.0.0.1:0', FILTER_LISTEN: '127.0.0.1:0', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
     try {
       const url = await waitFor(
         'the listening line',
