@@ -119,7 +119,7 @@ describe('rejection reasons (import)', () => {
   it('chain.bad_signature: a certificate whose signature was altered', async () => {
     const c = await pki.issue({ email: 'forged@example.com', key: 'rsa2048' });
     const der = Buffer.from(cert(c.certPem).der);
-    der[der.length - 10] ^= 0x01; // inside the signature BIT STRING
+    der[der.length - 10]! ^= 0x01; // inside the signature BIT STRING
     assert.match(await rejectedWith('forged.der', new Uint8Array(der), 'chain.bad_signature'), /does not verify/);
   });
 

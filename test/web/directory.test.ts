@@ -131,7 +131,7 @@ describe('POST /api/v1/directory/certificates (upload) and /verify', () => {
   it('multipart form (DER file) and JSON (base64 DER); a certificate with two addresses needs the one to confirm, and only that one is served', async () => {
     const der = cert((await pki.issue({ email: 'carol@example.com', key: 'p256' })).certPem).der;
     const form = new FormData();
-    form.set('certificate', new Blob([der]), 'carol.cer');
+    form.set('certificate', new Blob([new Uint8Array(der)]), 'carol.cer');
     const r1 = await app.request('/api/v1/directory/certificates', { method: 'POST', body: form });
     assert.equal(r1.status, 202, JSON.stringify(await r1.clone().json()));
     const u1 = await json(r1);
@@ -178,7 +178,7 @@ describe('POST /api/v1/directory/harvest', () => {
   it('201 for a new certificate, 200 when known, 400 for a forged signature', async () => {
     const erin = await party(pki, { email: 'erin@partner.example', key: 'rsa2048' });
     const msg = await signMessage(utf8('From: erin@partner.example\r\nTo: us@corp.example\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\nhello\r\n'), { certificate: erin.certificate, key: erin.key, chain: erin.chain });
-    const post = (body: Uint8Array) => app.request('/api/v1/directory/harvest', { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body });
+    const post = (body: Uint8Array) => app.request('/api/v1/directory/harvest', { method: 'POST', headers: { 'content-type': 'message/rfc822' }, body: new Uint8Array(body) });
     const r1 = await post(msg);
     assert.equal(r1.status, 201);
     assert.equal((await json(r1)).fingerprint, erin.certificate.fingerprint256);
