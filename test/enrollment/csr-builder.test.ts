@@ -18,7 +18,7 @@ async function opensslText(pem: string): Promise<string> {
   try {
     await writeFile(join(dir, 'r.pem'), pem);
     const r = await runOk('openssl', ['req', '-in', join(dir, 'r.pem'), '-verify', '-noout', '-text', '-nameopt', 'utf8']);
-    return r.stdout.toString('utf8') + r.stderr.toString('utf8');
+    return r.stdout.toString('utf8') + r.stderr;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
