@@ -537,9 +537,7 @@ export class Authority {
 
   /** Every certificate we issued for a mailbox, newest first (renewal pages, admin pages). */
   async issuedFor(address: string): Promise<Awaited<ReturnType<CaStore['listIssuedFor']>>> {
-    const m = certificateMailbox(address);
-    const rows = await this.store.listIssuedFor(m.address);
-    return rows.sort((a, b) => (b.notBefore?.getTime() ?? 0) - (a.notBefore?.getTime() ?? 0));
+    return this.store.listIssuedFor(certificateMailbox(address).address);
   }
 
   private current(): Loaded {

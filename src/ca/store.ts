@@ -69,7 +69,7 @@ export interface CaStore {
   insertIssued(certificate: Certificate, authorityId: AuthorityId): Promise<string>;
   /** The certificate `authorityId` issued with that serial under the issuer name `issuerDn`. */
   findIssued(authorityId: AuthorityId, issuerDn: string, serialHex: string): Promise<IssuedRecord | undefined>;
-  /** Every certificate we issued for the mailbox (stored form of the address). */
+  /** Every certificate we issued for the mailbox (stored form of the address), newest first. */
   listIssuedFor(email: string): Promise<IssuedRecord[]>;
   /** DER of every certificate revoked for keyCompromise (their keys are never certified again). */
   listKeyCompromised(): Promise<Uint8Array[]>;

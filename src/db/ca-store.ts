@@ -90,7 +90,11 @@ export class DrizzleCaStore implements CaStore {
   }
 
   async listIssuedFor(email: string): Promise<IssuedRecord[]> {
-    const rows = await this.db.select().from(certificates).where(and(eq(certificates.source, 'issued'), eq(certificates.email, email)));
+    const rows = await this.db
+      .select()
+      .from(certificates)
+      .where(and(eq(certificates.source, 'issued'), eq(certificates.email, email)))
+      .orderBy(desc(certificates.notBefore), desc(certificates.createdAt));
     return rows.map(issuedRecord);
   }
 

@@ -90,11 +90,13 @@ export interface Csr {
 let csrSeq = 0;
 
 /** `openssl req -new` with a fresh key. */
-export async function opensslCsr(dir: string, o: { key: CsrKey; subject: string; san?: string; md?: 'sha1' | 'sha256' | 'sha384' }): Promise<Csr> {
+export async function opensslCsr(dir: string, o: { key: CsrKey; subject: string; san?: string; md?: 'sha1' | 'sha256' | 'sha384'; keyPem?: string }): Promise<Csr> {
   const n = ++csrSeq;
   const keyPath = join(dir, `csr-${n}.key`);
   const csrPath = join(dir, `csr-${n}.csr`);
-  const args = ['req', '-new', ...KEY_ARGS[o.key], '-nodes', '-keyout', keyPath, '-subj', o.subject, '-utf8', '-out', csrPath];
+  if (o.keyPem) await writeFile(keyPath, o.keyPem, { mode: 0o600 });
+  const keyArgs = o.keyPem ? ['-key', keyPath] : [...KEY_ARGS[o.key], '-nodes', '-keyout', keyPath];
+  const args = ['req', '-new', ...keyArgs, '-subj', o.subject, '-utf8', '-out', csrPath];
   if (o.san) args.push('-addext', `subjectAltName=${o.san}`);
   if (o.md && o.key !== 'ed25519') args.push(`-${o.md}`);
   await runOk('openssl', args);
