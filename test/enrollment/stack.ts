@@ -37,6 +37,7 @@ export interface EnrollmentStack {
   outbox: OutboxNotifier;
   audit: DrizzleAuditLog;
   authority: Authority;
+  proof: MailboxProof;
   enrollment: EnrollmentService;
   app: Hono;
   /** The code and challenge id of the newest mail to `to` (from the outbox). */
@@ -76,6 +77,7 @@ export async function createEnrollmentStack(
     outbox,
     audit,
     authority,
+    proof,
     enrollment,
     app,
     async lastCode(to) {
