@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { startAuthority, type DevCaFile } from '../ca/bootstrap.js';
+import { sendRenewalReminders } from '../ca/reminders.js';
 import { DrizzleAuditLog } from '../db/audit.js';
 import { createAuthority } from '../db/ca-store.js';
 import { formatListenAddress, loadConfig, LOG_LEVELS, type Config, type LogLevel } from '../config/index.js';
@@ -118,6 +119,13 @@ async function main(): Promise<void> {
   // Enrollment: codes go out by SMTP, or in development without NOTIFY_SMTP_URL to the outbox page.
   const smtpNotifier = config.notifySmtpUrl ? createSmtpNotifier({ url: config.notifySmtpUrl, from: notifyFrom(config.publicUrl) }) : undefined;
   const outbox = smtpNotifier ? undefined : new OutboxNotifier(database.db);
+  // Renewal reminders 30 and 7 days before expiry (each sent once; a failed one is retried next hour).
+  const remindTimer = setInterval(() => {
+    void sendRenewalReminders({ authority, notifier: smtpNotifier ?? outbox!, publicUrl: config.publicUrl, onError: (r, e) => log('warn', `renewal reminder to ${r.email}: ${String(e)}`) })
+      .then((r) => r.sent.length && log('info', `sent ${r.sent.length} renewal reminder(s)`))
+      .catch((e: unknown) => log('warn', `renewal reminders: ${String(e)}`));
+  }, 3_600_000);
+  remindTimer.unref();
   const limiter = new DbRateLimiter(database.db);
   const proof = new MailboxProof({ store: new DbChallengeStore(database.db), limiter, notifier: smtpNotifier ?? outbox!, publicUrl: config.publicUrl });
   const enrollment = new EnrollmentService({ proof, issuer: authorityIssuer(authority), audit: new DrizzleAuditLog(database.db), limiter });
