@@ -419,6 +419,8 @@ describe('admin console: CSRF and roles', () => {
       [{ reason: 'keyCompromise', confirm: 'yes', _csrf: csrf.slice(0, -2) + 'xx' }, {}, /CSRF token does not match/],
       [{ reason: 'keyCompromise', confirm: 'yes', _csrf: csrf }, { origin: 'https://evil.example' }, /Origin https:\/\/evil\.example is not this site/],
       [{ reason: 'keyCompromise', confirm: 'yes', _csrf: csrf }, { 'sec-fetch-site': 'cross-site' }, /Sec-Fetch-Site cross-site/],
+      // Opaque origin (what browsers send under Referrer-Policy no-referrer): Sec-Fetch-Site decides.
+      [{ reason: 'keyCompromise', confirm: 'yes', _csrf: csrf }, { origin: 'null', 'sec-fetch-site': 'cross-site' }, /Sec-Fetch-Site cross-site/],
     ];
     for (const [form, headers, re] of cases) {
       const res = await request(`/admin/certificates/${bobId}/revoke`, { jar, form, headers });
@@ -436,6 +438,12 @@ describe('admin console: CSRF and roles', () => {
     assert.equal(revoked.length, 0);
     const [row] = await database.db.select().from(certificates).where(eq(certificates.id, bobId));
     assert.equal(row!.status, 'active');
+  });
+
+  it('accepts a form post with Origin null when the browser says it is same-origin (Referrer-Policy no-referrer)', async () => {
+    const { jar, csrf } = await signIn('root@corp.example');
+    const res = await request('/admin/logout', { jar, form: { _csrf: csrf }, headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
+    assert.equal(res.status, 303);
   });
 
   it('the sign-in form needs its own token (cookie + field)', async () => {

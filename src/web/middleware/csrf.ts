@@ -26,14 +26,18 @@ function originOf(url: string): string | undefined {
   }
 }
 
-/** Why the request does not come from this site, or undefined when it does (or cannot tell: non-browser). */
+/**
+ * Why the request does not come from this site, or undefined when it does (or cannot tell: a
+ * non-browser client; the token still decides). Under Referrer-Policy no-referrer (set on every
+ * page) browsers send `Origin: null` with form posts, so then Sec-Fetch-Site decides.
+ */
 export function crossSiteReason(c: Context, publicUrl: string): string | undefined {
   const origin = c.req.header('origin');
-  const allowed = new Set([originOf(publicUrl), originOf(c.req.url)].filter((o): o is string => o !== undefined));
-  if (origin !== undefined) {
-    return allowed.has(origin) ? undefined : `Origin ${origin === 'null' ? 'null (opaque)' : origin} is not this site`;
-  }
   const site = c.req.header('sec-fetch-site');
+  if (origin !== undefined && origin !== 'null') {
+    const allowed = new Set([originOf(publicUrl), originOf(c.req.url)].filter((o): o is string => o !== undefined));
+    return allowed.has(origin) ? undefined : `Origin ${origin} is not this site`;
+  }
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site ${site}`;
   return undefined;
 }
