@@ -62,6 +62,14 @@ const EKU_NAMES: Record<string, string> = {
   [OID.anyExtendedKeyUsage]: 'anyExtendedKeyUsage',
 };
 
+/** Certificate policies worth naming (CA/Browser Forum S/MIME Baseline Requirements 7.1.6.1). */
+const POLICY_NAMES: Record<string, string> = {
+  '2.23.140.1.5.1.1': 'S/MIME mailbox-validated, legacy',
+  '2.23.140.1.5.1.2': 'S/MIME mailbox-validated, multipurpose',
+  '2.23.140.1.5.1.3': 'S/MIME mailbox-validated, strict',
+  '2.5.29.32.0': 'anyPolicy',
+};
+
 const ACCESS_METHODS: Record<string, string> = {
   '1.3.6.1.5.5.7.48.1': 'OCSP',
   '1.3.6.1.5.5.7.48.2': 'CA issuers',
@@ -135,7 +143,8 @@ function decodeExtension(oid: string, value: Uint8Array): string[] {
       });
     case OID.certificatePolicies:
       return parse(value).children.map((pi) => {
-        const policy = readOid(pi.children[0]);
+        const oid = readOid(pi.children[0]);
+        const policy = POLICY_NAMES[oid] ? `${POLICY_NAMES[oid]} (${oid})` : oid;
         const cps = pi.children[1]?.children.flatMap((q) => (q.children[1]?.tag === 0x16 ? [readString(q.children[1])] : [])) ?? [];
         return cps.length ? `${policy} (CPS ${cps.join(', ')})` : policy;
       });

@@ -90,7 +90,7 @@ export function AuditPage(p: { user: AdminUserInfo; entries: ChainedAuditEntry[]
               </td>
               <td>{formatTime(e.at)}</td>
               <td>{e.actor}</td>
-              <td class="mono">{e.action}</td>
+              <td class="mono action">{e.action}</td>
               <td>{e.subject ?? '—'}</td>
               <td>
                 {e.detail ? (

@@ -26,6 +26,8 @@ table.list tr:hover td { background: #f8fafc; }
 .badge.revoked, .badge.locked, .badge.expired, .badge.broken { background: var(--err-bg); color: var(--err); }
 .badge.superseded { background: #eef1f5; color: var(--muted); }
 .pager { display: flex; gap: 1rem; align-items: center; margin: 1rem 0; color: var(--muted); }
+.pager a[aria-current="page"] { color: var(--fg); font-weight: 600; text-decoration: none; border-bottom: 3px solid var(--accent); }
+table.list td.action { white-space: nowrap; word-break: normal; }
 .count { color: var(--muted); margin: .5rem 0; }
 .secret { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 1.15rem; letter-spacing: .08em; word-break: break-all; background: #f7f8fa; padding: .6rem .8rem; border-radius: 6px; }
 .uri { word-break: break-all; font-size: .85rem; }
