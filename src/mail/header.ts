@@ -107,6 +107,11 @@ export function removeTriggers(subject: string, triggers: readonly string[]): Tr
   return { found, subject: found.length ? out.trim() : subject };
 }
 
+/** The rewritten Subject field (CRLF-terminated; folded, RFC 2047 for non-ASCII). */
+function subjectField(subject: string): Uint8Array {
+  return subject === '' ? utf8('Subject:\r\n') : buildHeaderField('Subject', subject);
+}
+
 function line(f: HeaderField, lfOnly: boolean): Uint8Array {
   return concat([lfOnly ? toCRLF(f.raw) : f.raw, CRLF]);
 }
@@ -123,7 +128,7 @@ export function outputHeader(h: MessageHeader, subject?: string): Uint8Array {
     if (f.lname === 'subject' && subject !== undefined) {
       if (subjectDone) continue;
       subjectDone = true;
-      parts.push(subject === '' ? utf8('Subject:\r\n') : concat([buildHeaderField('Subject', subject), CRLF]));
+      parts.push(subjectField(subject));
       continue;
     }
     parts.push(line(f, h.lfOnly));
@@ -147,7 +152,7 @@ export function encryptionHeaders(h: MessageHeader, subject?: string): { outer: 
     else if (f.lname === 'subject' && subject !== undefined) {
       if (subjectDone) continue;
       subjectDone = true;
-      outer.push(subject === '' ? utf8('Subject:\r\n') : concat([buildHeaderField('Subject', subject), CRLF]));
+      outer.push(subjectField(subject));
     } else outer.push(line(f, h.lfOnly));
   }
   return { outer: concat(outer), inner: concat(inner) };
