@@ -60,6 +60,17 @@ function addressesOf(value: string): string[] {
   return out;
 }
 
+/** A message of header fields only (RFC 5322 allows no body): the blank line it lacks, added. */
+function withSeparator(block: Uint8Array): Uint8Array {
+  const n = block.length;
+  if (n === 0) return block;
+  const lf = block.indexOf(0x0a);
+  const eol = lf > 0 && block[lf - 1] === 0x0d ? '\r\n' : lf >= 0 ? '\n' : '\r\n';
+  const endsBlank = (n >= 2 && block[n - 1] === 0x0a && block[n - 2] === 0x0a) || (n >= 4 && block[n - 1] === 0x0a && block[n - 2] === 0x0d && block[n - 3] === 0x0a);
+  if (endsBlank || (n <= 2 && block[n - 1] === 0x0a)) return block;
+  return concat([block, utf8(block[n - 1] === 0x0a ? eol : eol + eol)]);
+}
+
 /**
  * Parses the header block of a message (the bytes up to and including the blank line; a header
  * without body is accepted). Throws AppError 'mail.bad_header' (bad_input: 554 5.6.0) with the
@@ -68,7 +79,7 @@ function addressesOf(value: string): string[] {
 export function analyseHeader(headerBlock: Uint8Array): MessageHeader {
   let split;
   try {
-    split = splitMessage(headerBlock);
+    split = splitMessage(withSeparator(headerBlock));
   } catch (e) {
     const why = e instanceof AppError ? e.message : String(e);
     throw new AppError('mail.bad_header', `Malformed message header: ${why}. The message was not sent; fix the sending program`, { kind: 'bad_input', cause: e });
