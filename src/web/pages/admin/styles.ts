@@ -14,6 +14,8 @@ form.filters label { margin: 0 0 .2rem; font-size: .9rem; }
 form.filters .field { display: flex; flex-direction: column; }
 form.filters input[type=text] { width: 16rem; }
 form.filters button { margin-top: 0; }
+form.filters input[type=text], form.filters select { height: 2.6rem; padding-top: 0; padding-bottom: 0; }
+form.filters > a { align-self: center; margin-top: 1.4rem; }
 select { font: inherit; padding: .5rem .6rem; border: 1px solid #9aa5b4; border-radius: 6px; background: #fff; }
 table.list { width: 100%; border-collapse: collapse; background: var(--card); font-size: .93rem; }
 table.list th, table.list td { text-align: left; padding: .5rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
