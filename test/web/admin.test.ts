@@ -446,6 +446,19 @@ describe('admin console: CSRF and roles', () => {
     assert.equal(res.status, 303);
   });
 
+  it('a state-changing request that is not a form is refused as a forgery (403, audited), not just a 415', async () => {
+    const { jar } = await signIn('root@corp.example');
+    const res = await app.request(`http://127.0.0.1:8080/admin/certificates/${bobId}/revoke`, {
+      method: 'POST',
+      headers: { cookie: jar.header(), 'content-type': 'text/plain', accept: 'text/html' },
+      body: 'reason=keyCompromise&confirm=yes',
+    });
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /CSRF token missing: Send the body as application\/x-www-form-urlencoded/);
+    assert.equal(((await lastAudit())!.detail as { reason: string }).reason, 'csrf');
+    assert.equal(revoked.length, 0);
+  });
+
   it('the sign-in form needs its own token (cookie + field)', async () => {
     const res = await request('/admin/login', { form: { username: 'root@corp.example', password: passwords['root@corp.example']! } });
     assert.equal(res.status, 403);

@@ -104,6 +104,23 @@ function positiveInt(v: string | undefined, max: number): number | undefined {
   return n >= 1 && n <= max ? n : undefined;
 }
 
+/**
+ * Why a state-changing request is not from our own form (cross-site, or the token does not match
+ * `expected`), or undefined. A body that is not a readable form counts as a missing token.
+ */
+async function forgeryReason(c: C, publicUrl: string, expected: string | undefined): Promise<string | undefined> {
+  const crossSite = crossSiteReason(c, publicUrl);
+  if (crossSite) return crossSite;
+  let form: URLSearchParams;
+  try {
+    form = await readForm(c);
+  } catch (e) {
+    if (isAppError(e) && (e.status === 413 || e.status === 415)) return `CSRF token missing: ${e.message}`;
+    throw e;
+  }
+  return tokenMismatchReason(expected, form.get(CSRF_FIELD));
+}
+
 async function readForm(c: C): Promise<URLSearchParams> {
   const cached = c.get('form');
   if (cached) return cached;
@@ -156,7 +173,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
       return deny(c, { status: 401, reason: 'second_factor_missing', message: 'Enter the code from your authenticator app first.', session, redirect: '/admin/totp' });
     }
     if (isStateChanging(c.req.method)) {
-      const why = crossSiteReason(c, deps.publicUrl) ?? tokenMismatchReason(session.csrfToken, (await readForm(c)).get(CSRF_FIELD));
+      const why = await forgeryReason(c, deps.publicUrl, session.csrfToken);
       if (why) {
         return deny(c, { status: 403, reason: 'csrf', session, message: `This form could not be accepted (${why}). Reload the page and try again; nothing was changed.` });
       }
@@ -186,11 +203,11 @@ export function adminRoutes(deps: AdminRoutesDeps): Hono<AdminEnv> {
   });
 
   app.post('/login', async (c) => {
-    const form = await readForm(c);
-    const why = crossSiteReason(c, deps.publicUrl) ?? tokenMismatchReason(readCookie(c, cookies.login), form.get(CSRF_FIELD));
+    const why = await forgeryReason(c, deps.publicUrl, readCookie(c, cookies.login));
     if (why) {
       return deny(c, { status: 403, reason: 'csrf', message: `The sign-in form could not be accepted (${why}). Open the sign-in page again.` });
     }
+    const form = await readForm(c);
     const username = (form.get('username') ?? '').slice(0, 320);
     try {
       const { token } = await deps.service.login({ username, password: form.get('password') ?? '', clientIp: ip(c) });
