@@ -14,7 +14,7 @@ import { AppError, isAppError } from '../shared/errors.js';
 import { encodePem, equalBytes, toHex } from '../shared/bytes.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { buildCaCertificate, buildEndEntityCertificate, DAY_MS, pkiUrls, randomSerial, validity, wholeSeconds, type PkiUrls } from './build.js';
-import { buildCrl, isRevocationReason, type RevocationReason } from './crl.js';
+import { buildCrl, crlEntryCount, isRevocationReason, type RevocationReason } from './crl.js';
 import { parseRequest, requestedMailboxes, verifyRequest, type CertificationRequest } from './csr.js';
 import { certificateMailbox, sameMailbox, type CertificateMailbox } from './mailbox.js';
 import { buildOcspResponse, certIdIsFor, ocspErrorResponse, parseOcspRequest, type OcspCertStatus } from './ocsp.js';
@@ -439,14 +439,17 @@ export class Authority {
   async crl(id: AuthorityId = 'issuing', options: { force?: boolean; actor?: string } = {}): Promise<Uint8Array> {
     const s = this.current();
     const now = this.clock.now();
+    const issuer = id === 'root' ? s.root : s.issuing;
     if (!options.force) {
       const latest = await this.store.latestCrl(id);
-      if (latest && now.getTime() - latest.thisUpdate.getTime() < CRL_REFRESH_MS && latest.nextUpdate > now) return latest.der;
+      if (latest && now.getTime() - latest.thisUpdate.getTime() < CRL_REFRESH_MS && latest.nextUpdate > now) {
+        // revoke() regenerates at once; this catches a revocation whose regeneration failed.
+        if (crlEntryCount(latest.der) === (await this.store.countRevoked(id, issuer.subject))) return latest.der;
+      }
     }
     // The number is taken before the revoked list is read: a CRL with a higher number always
     // includes every revocation committed before a lower-numbered one was started.
     const number = await this.store.nextCrlNumber(id);
-    const issuer = id === 'root' ? s.root : s.issuing;
     const revoked = await this.store.listRevoked(id, issuer.subject);
     const thisUpdate = wholeSeconds(now);
     const nextUpdate = new Date(thisUpdate.getTime() + CRL_VALIDITY_MS);

@@ -6,6 +6,7 @@
 import { bitString, ctx, int, seq, tlv, time, type Der } from '../pki/der.js';
 import type { Certificate } from '../pki/certificate.js';
 import { fromHex } from '../shared/bytes.js';
+import { parse } from '../pki/asn1.js';
 import { enumerated, extension } from './der.js';
 import { CA_OID } from './oids.js';
 import { signatureAlgorithmIdentifier, type Signer } from './signer.js';
@@ -62,4 +63,12 @@ export async function buildCrl(r: CrlRequest): Promise<Der> {
   fields.push(ctx(0, true, seq(...exts)));
   const tbs = seq(...fields);
   return seq(tbs, signatureAlgorithmIdentifier(r.signer.algorithm), bitString(await r.signer.sign(tbs)));
+}
+
+/** How many revoked certificates a CRL we made lists. */
+export function crlEntryCount(der: Uint8Array): number {
+  const tbs = parse(der).children[0];
+  // version, signature, issuer, thisUpdate, nextUpdate, then revokedCertificates (a SEQUENCE) or [0] extensions
+  const list = tbs?.children[5];
+  return list?.tag === 0x30 ? list.children.length : 0;
 }

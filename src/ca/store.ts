@@ -79,6 +79,8 @@ export interface CaStore {
    */
   markRevoked(certificateId: string, at: Date, reason: RevocationReason | null): Promise<boolean>;
   listRevoked(authorityId: AuthorityId, issuerDn: string): Promise<RevokedEntry[]>;
+  /** How many there are (revocations are never undone, so a CRL with as many entries lists them all). */
+  countRevoked(authorityId: AuthorityId, issuerDn: string): Promise<number>;
   /** Atomically increments and returns the authority's CRL number. */
   nextCrlNumber(authorityId: AuthorityId): Promise<number>;
   saveCrl(crl: CrlRecord): Promise<void>;

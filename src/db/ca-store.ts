@@ -129,6 +129,13 @@ export class DrizzleCaStore implements CaStore {
     );
   }
 
+  async countRevoked(authorityId: AuthorityId, issuerDn: string): Promise<number> {
+    return this.db.$count(
+      certificates,
+      and(eq(certificates.source, 'issued'), eq(certificates.authorityId, authorityId), eq(certificates.issuerDn, issuerDn), eq(certificates.status, 'revoked')),
+    );
+  }
+
   async nextCrlNumber(authorityId: AuthorityId): Promise<number> {
     const r = await this.db
       .update(authorities)

@@ -209,4 +209,18 @@ describe('ca revocation, CRL and OCSP', () => {
     const forced = await f.authority.crl('issuing', { force: true });
     assert.equal(await num(forced), (await num(second)) + 1);
   });
+
+  it('a revocation stored without its CRL regeneration (a failure in between) still reaches the next CRL served', async () => {
+    const cached = await f.authority.crl();
+    const victim = await issue('late@example.com');
+    now = new Date(now.getTime() + 2000);
+    assert.ok(await f.store.markRevoked(victim.id, new Date(now), 'affiliationChanged'));
+    const served = await f.authority.crl();
+    assert.notDeepEqual(served, cached);
+    const path = join(f.dir, `late-${++n}.der`);
+    await writeFile(path, served);
+    const text = (await opensslRun(['crl', '-inform', 'DER', '-in', path, '-noout', '-text'])).stdout.toString();
+    assert.match(text, new RegExp(`Serial Number: ${victim.certificate.serialHex.toUpperCase()}[\\s\\S]*?Affiliation Changed`));
+    assert.deepEqual(await f.authority.crl(), served, 'and is cached again after that');
+  });
 });
