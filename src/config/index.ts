@@ -7,6 +7,7 @@
  * `config.invalid`; `detail.problems` lists `{ variable, message }` for each.
  */
 import { AppError } from '../shared/errors.js';
+import { fromBase64, fromHex } from '../shared/bytes.js';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
@@ -25,6 +26,14 @@ export const DEV_CA_KEY_PASSPHRASE = 'smimegw-dev-only-insecure-passphrase';
 export const DEV_ADMIN_SECRET_KEY = 'smimegw-dev-only-insecure-admin-secret';
 /** ADMIN_SECRET_KEY must be at least this long (e.g. `openssl rand -base64 32`). */
 export const ADMIN_SECRET_KEY_MIN_LENGTH = 32;
+
+/** Secure pickup's master key used outside production when none is configured (base64 of 32 ASCII bytes). Refused in production. */
+export const DEV_PICKUP_MASTER_KEY = 'c21pbWVndy1kZXYtb25seS1pbnNlY3VyZS1waWNrdXA=';
+/** How a secure-pickup recipient proves themselves: a code mailed to them, or a password the sender passes on. */
+export const PICKUP_MODES = ['code', 'password'] as const;
+export type PickupModeSetting = (typeof PICKUP_MODES)[number];
+/** Whether the recipient's pickup notice names the subject. */
+export const PICKUP_NOTICE_SUBJECTS = ['show', 'hide'] as const;
 
 export interface ListenAddress {
   /** Host name or IP address; IPv6 without brackets (e.g. "::1"). */
@@ -77,6 +86,16 @@ export interface Config {
   filterTimeoutSeconds: number;
   /** REINJECT_POOL_SIZE: pooled connections to REINJECT_SMTP_URL (keep below that smtpd's maxproc). */
   reinjectPoolSize: number;
+  /** PICKUP_MASTER_KEY (32 bytes): wraps the per-message keys of secure pickup; undefined = secure pickup off. */
+  pickupMasterKey: Uint8Array | undefined;
+  /** True when pickupMasterKey is the embedded development default. */
+  pickupMasterKeyIsDevDefault: boolean;
+  /** PICKUP_EXPIRY_DAYS: days a message waits for pickup before it is deleted (1..90). */
+  pickupExpiryDays: number;
+  /** PICKUP_MODE: 'code' (mailed on request) or 'password' (out-of-band, given to the sender). */
+  pickupMode: PickupModeSetting;
+  /** PICKUP_NOTICE_SUBJECT: whether the recipient's notice shows the subject. */
+  pickupNoticeSubject: (typeof PICKUP_NOTICE_SUBJECTS)[number];
   logLevel: LogLevel;
 }
 
@@ -98,6 +117,9 @@ export const CONFIG_DEFAULTS = {
   FILTER_MAX_CLIENTS: '100',
   FILTER_TIMEOUT: '300',
   REINJECT_POOL_SIZE: '10',
+  PICKUP_EXPIRY_DAYS: '7',
+  PICKUP_MODE: 'code',
+  PICKUP_NOTICE_SUBJECT: 'show',
 } as const;
 
 interface Problem {
@@ -209,6 +231,25 @@ export function loadConfig(env: Env = process.env): Config {
   const filterTimeoutSeconds = wholeNumber('FILTER_TIMEOUT', get('FILTER_TIMEOUT') ?? CONFIG_DEFAULTS.FILTER_TIMEOUT, 5, 3600, problem);
   const reinjectPoolSize = wholeNumber('REINJECT_POOL_SIZE', get('REINJECT_POOL_SIZE') ?? CONFIG_DEFAULTS.REINJECT_POOL_SIZE, 1, 1000, problem);
 
+  const rawPickupKey = get('PICKUP_MASTER_KEY');
+  let pickupMasterKey: Uint8Array | undefined;
+  let pickupMasterKeyIsDevDefault = false;
+  if (rawPickupKey !== undefined) {
+    pickupMasterKey = masterKey(rawPickupKey);
+    if (!pickupMasterKey) {
+      problem('PICKUP_MASTER_KEY', `PICKUP_MASTER_KEY must be 32 random bytes in base64 or 64 hex digits (e.g. openssl rand -base64 32), got ${rawPickupKey.length} characters that are not`);
+    } else if (rawPickupKey === DEV_PICKUP_MASTER_KEY) {
+      if (nodeEnv === 'production') problem('PICKUP_MASTER_KEY', 'PICKUP_MASTER_KEY must not be the development default when NODE_ENV=production');
+      pickupMasterKeyIsDevDefault = true;
+    }
+  } else if (nodeEnv !== 'production') {
+    pickupMasterKey = masterKey(DEV_PICKUP_MASTER_KEY);
+    pickupMasterKeyIsDevDefault = true;
+  }
+  const pickupExpiryDays = wholeNumber('PICKUP_EXPIRY_DAYS', get('PICKUP_EXPIRY_DAYS') ?? CONFIG_DEFAULTS.PICKUP_EXPIRY_DAYS, 1, 90, problem);
+  const pickupMode = oneOf('PICKUP_MODE', get('PICKUP_MODE') ?? CONFIG_DEFAULTS.PICKUP_MODE, PICKUP_MODES, problem) ?? 'code';
+  const pickupNoticeSubject = oneOf('PICKUP_NOTICE_SUBJECT', get('PICKUP_NOTICE_SUBJECT') ?? CONFIG_DEFAULTS.PICKUP_NOTICE_SUBJECT, PICKUP_NOTICE_SUBJECTS, problem) ?? 'show';
+
   if (problems.length > 0) {
     throw new AppError('config.invalid', `Invalid configuration: ${problems.map((p) => p.message).join('; ')}`, {
       kind: 'bad_input',
@@ -238,8 +279,24 @@ export function loadConfig(env: Env = process.env): Config {
     filterMaxClients,
     filterTimeoutSeconds,
     reinjectPoolSize,
+    pickupMasterKey,
+    pickupMasterKeyIsDevDefault,
+    pickupExpiryDays,
+    pickupMode,
+    pickupNoticeSubject,
     logLevel,
   });
+}
+
+/** 32 bytes from base64 (standard or url alphabet) or 64 hex digits; undefined otherwise. */
+function masterKey(value: string): Uint8Array | undefined {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = /^[0-9a-fA-F]{64}$/.test(value) ? fromHex(value) : /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) ? fromBase64(value) : undefined;
+  } catch {
+    bytes = undefined;
+  }
+  return bytes && bytes.length === 32 ? bytes : undefined;
 }
 
 /** A byte count: digits with an optional K, M or G (1024-based; a trailing B is allowed). */
