@@ -82,6 +82,34 @@ export class EnrollmentService {
     }
   }
 
+  /**
+   * Starts an enrollment for the address that a completed check proved (the challenge `provenBy`,
+   * e.g. the code that opened a secure pickup), without mailing a new code: the code is returned
+   * for the caller to hand to that person. Refused when the check is unknown, unconfirmed or more
+   * than 30 days old. Audited with the proof it reuses.
+   */
+  async startFromProof(input: { provenBy: string; locale?: Locale; via: string; reference?: string }, client: ClientInfo = {}): Promise<{ id: string; code: string; address: string; expiresAt: Date }> {
+    try {
+      const r = await this.deps.proof.reuse({
+        provenBy: input.provenBy,
+        purpose: 'enroll',
+        ...(input.locale ? { locale: input.locale } : {}),
+        ...(client.ip ? { clientIp: client.ip } : {}),
+        payload: { via: input.via, ...(input.reference ? { reference: input.reference } : {}) },
+      });
+      await this.audit(
+        'enroll.started_from_proof',
+        r.id,
+        { address: r.address, provenBy: input.provenBy, provenAt: r.provenAt.toISOString(), via: input.via, reference: input.reference ?? null, client: client.ip ?? null },
+        r.address,
+      );
+      return { id: r.id, code: r.code, address: r.address, expiresAt: r.expiresAt };
+    } catch (e) {
+      await this.refused('enroll.start_refused', null, e, client, { provenBy: input.provenBy, via: input.via });
+      throw e;
+    }
+  }
+
   /** Checks the code of challenge `id`; returns the one-use token that authorises the certificate. */
   async verify(id: string, code: unknown, client: ClientInfo = {}): Promise<{ token: string; address: string; expiresAt: Date }> {
     try {

@@ -45,6 +45,10 @@ export interface ChallengeStore {
 }
 
 export const CODE_TTL_MS = 24 * 3600_000;
+/** How long a completed check may be reused for another purpose (cert-profile.md: up to 30 days). */
+export const PROOF_REUSE_MS = 30 * 24 * 3600_000;
+/** Lifetime of a code handed over directly by reuse() (it is never mailed). */
+export const REUSED_CODE_TTL_MS = 3600_000;
 export const TOKEN_TTL_MS = 3600_000;
 export const MAX_ATTEMPTS = 5;
 /** Codes mailed per address per hour, and per client per hour. */
@@ -179,6 +183,36 @@ export class MailboxProof {
     const link = `${this.deps.publicUrl}${input.linkPath ?? LINK_PATHS[input.purpose]}?challenge=${encodeURIComponent(id)}&code=${encodeURIComponent(code)}`;
     await this.deps.notifier.send(challengeMail({ to: address, purpose: input.purpose, locale, code, link, expiresAt }));
     return { id, expiresAt };
+  }
+
+  /**
+   * A new challenge for the address that the completed challenge `provenBy` proved (its code was
+   * confirmed at most PROOF_REUSE_MS ago), without mailing anything: the code is returned for the
+   * caller to hand to the person who completed that check (e.g. the pickup page starting an
+   * enrollment). The new challenge's payload records the proof it reuses.
+   */
+  async reuse(input: { provenBy: string; purpose: ChallengePurpose; locale?: Locale; clientIp?: string; payload?: Record<string, unknown> }): Promise<{ id: string; code: string; address: string; expiresAt: Date; provenAt: Date }> {
+    const proven = /^[0-9a-f-]{36}$/i.test(input.provenBy) ? await this.deps.store.get(input.provenBy) : undefined;
+    if (!proven || !proven.verifiedAt) throw new AppError('proof.not_proven', 'This address was not confirmed yet; confirm it with a code first', { kind: 'forbidden' });
+    const now = this.clock.now();
+    if (now.getTime() - proven.verifiedAt.getTime() > PROOF_REUSE_MS) {
+      throw new AppError('proof.proof_too_old', 'This address was confirmed more than 30 days ago; confirm it again', { kind: 'forbidden' });
+    }
+    if (input.clientIp) {
+      await enforceRateLimits(this.deps.limiter, [{ key: `proof:ip:${input.clientIp}`, limit: LIMIT_PER_CLIENT, windowMs: 3600_000, message: 'Too many codes were requested from your network' }]);
+    }
+    const code = newCode();
+    const expiresAt = new Date(now.getTime() + REUSED_CODE_TTL_MS);
+    const id = await this.deps.store.create({
+      address: proven.address,
+      purpose: input.purpose,
+      codeHash: await sha256Hex(normalizeCode(code)),
+      locale: input.locale ?? proven.locale ?? 'en',
+      expiresAt,
+      clientIp: input.clientIp ?? null,
+      payload: { ...input.payload, provenBy: proven.id, provenAt: proven.verifiedAt.toISOString() },
+    });
+    return { id, code, address: proven.address, expiresAt, provenAt: proven.verifiedAt };
   }
 
   /** Checks a code; on success returns the one-use bearer token for the purpose. */
