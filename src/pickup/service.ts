@@ -245,6 +245,11 @@ export class PickupService implements FallbackLinks {
     throw new AppError('pickup.locked', 'Too many wrong codes or passwords: this message is locked. Ask the sender to unlock it', { kind: 'forbidden' });
   }
 
+  /** Notes that the link was opened (before any verification). */
+  async opened(p: PickupRecord, client: Client = {}): Promise<void> {
+    await this.log(p.id, { action: 'opened', verified: false, clientIp: client.ip ?? null, detail: null });
+  }
+
   // ----------------------------------------------------------------------------------------
   // Verification
   // ----------------------------------------------------------------------------------------

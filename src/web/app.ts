@@ -17,6 +17,7 @@ import { devOutboxAllowed, devRoutes, type DevOutbox } from './routes/dev.js';
 import { directoryRoutes, type DirectoryService } from './routes/directory.js';
 import { enrollRoutes } from './routes/enroll.js';
 import { pkiRoutes, type PkiAuthority } from './routes/pki.js';
+import { pickupRoutes, type PickupRoutesDeps } from './routes/pickup.js';
 
 export interface AppDatabase {
   kind: 'pglite' | 'postgres';
@@ -41,6 +42,8 @@ export interface AppDeps {
   directory?: DirectoryService;
   /** The admin console at /admin; not mounted when absent. */
   admin?: Omit<AdminRoutesDeps, 'publicUrl' | 'clientIp'>;
+  /** Secure pickup at /pickup (recipient pages and the sender's status page); not mounted when absent. */
+  pickup?: Omit<PickupRoutesDeps, 'publicUrl' | 'clientIp'>;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): Hono {
   if (deps.authority) app.route('/', pkiRoutes({ authority: deps.authority }));
   if (deps.enrollment) app.route('/', enrollRoutes({ enrollment: deps.enrollment, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.directory) app.route('/api/v1/directory', directoryRoutes({ directory: deps.directory, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
+  if (deps.pickup) app.route('/', pickupRoutes({ ...deps.pickup, publicUrl: deps.config.publicUrl, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.admin) app.route('/admin', adminRoutes({ ...deps.admin, publicUrl: deps.config.publicUrl, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.outbox && devOutboxAllowed(deps.config)) app.route('/', devRoutes({ outbox: deps.outbox, config: deps.config }));
 

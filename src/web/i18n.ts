@@ -46,6 +46,82 @@ export interface GuideSection {
   steps: string[];
 }
 
+export interface PickupMessages {
+  title: string;
+  footer: string;
+  from: string;
+  to: string;
+  cc: string;
+  subject: string;
+  date: string;
+  expires: string;
+  size: string;
+  waiting: string;
+  codeIntro: string;
+  sendCode: string;
+  codeSent: string;
+  codeLabel: string;
+  codeHelp: string;
+  codeSubmit: string;
+  newCode: string;
+  passwordIntro: string;
+  passwordLabel: string;
+  passwordSubmit: string;
+  messageHeading: string;
+  htmlNote: string;
+  plainText: string;
+  noBody: string;
+  attachments: string;
+  noAttachments: string;
+  inlineImages: string;
+  downloadEml: string;
+  emlHelp: string;
+  certHeading: string;
+  certIntro: string;
+  certButton: string;
+  certNoCode: string;
+  certCodeMailed: string;
+  sessionNote: string;
+  notFoundTitle: string;
+  notFound: string;
+  expiredTitle: string;
+  expired: string;
+  revokedTitle: string;
+  revoked: string;
+  lockedTitle: string;
+  locked: string;
+  tooManyTitle: string;
+  tooMany: string;
+  reconfirm: string;
+  statusTitle: string;
+  statusIntro: string;
+  state: string;
+  states: Record<'active' | 'expired' | 'revoked' | 'deleted' | 'locked', string>;
+  sent: string;
+  downloads: string;
+  failedAttempts: string;
+  mode: string;
+  modes: Record<'code' | 'password', string>;
+  accessLog: string;
+  logEmpty: string;
+  logAt: string;
+  logAction: string;
+  logVerified: string;
+  logClient: string;
+  actions: Record<string, string>;
+  yes: string;
+  no: string;
+  revoke: string;
+  revokeHelp: string;
+  extend: string;
+  extendHelp: string;
+  unlock: string;
+  unlockHelp: string;
+  revokedDone: string;
+  extendedDone: string;
+  unlockedDone: string;
+}
+
 export interface Messages {
   lang: { self: string; switchTo: string; otherName: string };
   site: { name: string; footer: string; skip: string };
@@ -110,6 +186,8 @@ export interface Messages {
   };
   outbox: { title: string; intro: string; empty: string; to: string; subject: string; at: string };
   errorPage: { title: string; back: string };
+  /** Secure pickup: the recipient's pages and the sender's status page. `{x}` placeholders are filled by fill(). */
+  pickup: PickupMessages;
   /** Error codes from the API, as a person reads them. `{n}` is replaced by a number from the error's detail. */
   errors: Record<string, string>;
 }
@@ -236,6 +314,96 @@ const en: Messages = {
     at: 'Queued',
   },
   errorPage: { title: 'Something went wrong', back: 'Back to the start' },
+  pickup: {
+    title: 'A message for you',
+    footer: 'The message is kept encrypted until you open it, and deleted when the link expires.',
+    from: 'From',
+    to: 'To',
+    cc: 'Cc',
+    subject: 'Subject',
+    date: 'Date',
+    expires: 'Available until',
+    size: 'Size',
+    waiting: '{sender} sent you a message by secure delivery. It is kept encrypted until you confirm that you are its recipient.',
+    codeIntro: 'We send a one-time code to {address}. Only the owner of that mailbox can open the message.',
+    sendCode: 'Send me a code',
+    codeSent: 'We sent a code to {address}. It works once.',
+    codeLabel: 'Code from the mail',
+    codeHelp: 'Type the code from the mail (the dashes are optional), or open the link in that mail.',
+    codeSubmit: 'Open the message',
+    newCode: 'Send a new code',
+    passwordIntro: 'Enter the password the sender gave you by telephone or another way. It is not in any mail.',
+    passwordLabel: 'Password',
+    passwordSubmit: 'Open the message',
+    messageHeading: 'Message',
+    htmlNote: 'Shown without scripts, forms or images from the internet.',
+    plainText: 'Plain-text version',
+    noBody: 'The message has no text.',
+    attachments: 'Attachments',
+    noAttachments: 'No attachments.',
+    inlineImages: 'Images in the message',
+    downloadEml: 'Download the whole message (.eml)',
+    emlHelp: 'Opens in your mail program, with every attachment.',
+    certHeading: 'Receive encrypted mail directly next time',
+    certIntro: 'Get a free S/MIME certificate for {address}. From then on, mail from us arrives encrypted in your inbox and your mail program opens it: no links, no codes.',
+    certButton: 'Get a certificate',
+    certNoCode: 'Your address is already confirmed: no new code is needed.',
+    certCodeMailed: 'We send a code to {address} to confirm it.',
+    sessionNote: 'For your security, access ends after 30 minutes; then open the link again.',
+    notFoundTitle: 'Link not found',
+    notFound: 'This link does not exist. Check that you copied the whole link from the mail.',
+    expiredTitle: 'This message has expired',
+    expired: 'It was available until {date} and has been deleted. Ask the sender to send it again.',
+    revokedTitle: 'The sender withdrew this message',
+    revoked: 'It is no longer available. Contact the sender if you still need it.',
+    lockedTitle: 'This message is locked',
+    locked: 'Too many wrong codes or passwords were entered. Ask the sender to unlock it.',
+    tooManyTitle: 'Too many attempts',
+    tooMany: 'Too many requests came from your network. Try again in {n} minutes.',
+    reconfirm: 'Your access has ended: confirm again to open the message.',
+    statusTitle: 'Pickup status',
+    statusIntro: 'Your message to {recipient}',
+    state: 'Status',
+    states: { active: 'Waiting for pickup', expired: 'Expired (content deleted)', revoked: 'Revoked (content deleted)', deleted: 'Content deleted', locked: 'Locked after wrong attempts' },
+    sent: 'Sent',
+    downloads: 'Downloads',
+    failedAttempts: 'Wrong codes or passwords',
+    mode: 'Opened with',
+    modes: { code: 'a one-time code sent to the recipient', password: 'the password you pass on' },
+    accessLog: 'Access log',
+    logEmpty: 'Nothing yet.',
+    logAt: 'Time (UTC)',
+    logAction: 'What',
+    logVerified: 'Recipient confirmed',
+    logClient: 'Client address',
+    actions: {
+      created: 'Stored for pickup',
+      opened: 'Link opened',
+      code_sent: 'Code sent to the recipient',
+      verify_failed: 'Wrong code or password',
+      verified: 'Recipient confirmed',
+      viewed: 'Message viewed',
+      downloaded: 'Attachment downloaded',
+      eml_downloaded: 'Whole message downloaded',
+      enroll_started: 'Certificate requested',
+      refused: 'Link opened while not available',
+      revoked: 'Revoked',
+      extended: 'Extended',
+      unlocked: 'Unlocked',
+      deleted: 'Content deleted',
+    },
+    yes: 'yes',
+    no: 'no',
+    revoke: 'Revoke the link now',
+    revokeHelp: 'The content is deleted at once; the link then says the message was withdrawn.',
+    extend: 'Extend by {n} days',
+    extendHelp: 'At most {max} days after sending.',
+    unlock: 'Unlock',
+    unlockHelp: 'Lets the recipient try again (do this after you spoke with them).',
+    revokedDone: 'The link was revoked and the content deleted.',
+    extendedDone: 'Now available until {date}.',
+    unlockedDone: 'Unlocked: the recipient can try again.',
+  },
   errors: {},
 };
 
@@ -359,6 +527,96 @@ const ja: Messages = {
     at: '受付時刻',
   },
   errorPage: { title: '問題が発生しました', back: '最初に戻る' },
+  pickup: {
+    title: 'メッセージのお受け取り',
+    footer: 'メッセージはお受け取りまで暗号化して保管され、期限が過ぎると削除されます。',
+    from: '差出人',
+    to: '宛先',
+    cc: 'Cc',
+    subject: '件名',
+    date: '日時',
+    expires: '受け取り期限',
+    size: 'サイズ',
+    waiting: '{sender} さんから、安全な方法でメッセージが届いています。受取人ご本人であることを確認するまで、暗号化して保管しています。',
+    codeIntro: '{address} に確認コードをお送りします。このメールボックスをお使いの方だけがメッセージを開けます。',
+    sendCode: '確認コードを送る',
+    codeSent: '{address} に確認コードをお送りしました。一度だけ使えます。',
+    codeLabel: 'メールに記載の確認コード',
+    codeHelp: 'コードを入力してください(ハイフンは省略できます)。そのメール内のリンクを開いても構いません。',
+    codeSubmit: 'メッセージを開く',
+    newCode: '新しいコードを送る',
+    passwordIntro: '送信者から電話など別の方法で伝えられたパスワードを入力してください。パスワードはメールには記載されていません。',
+    passwordLabel: 'パスワード',
+    passwordSubmit: 'メッセージを開く',
+    messageHeading: '本文',
+    htmlNote: 'スクリプト、フォーム、インターネット上の画像を除いて表示しています。',
+    plainText: 'テキスト版',
+    noBody: '本文はありません。',
+    attachments: '添付ファイル',
+    noAttachments: '添付ファイルはありません。',
+    inlineImages: '本文中の画像',
+    downloadEml: 'メッセージ全体をダウンロード (.eml)',
+    emlHelp: 'メールソフトで開けます。添付ファイルもすべて含まれます。',
+    certHeading: '次回から暗号化メールで直接受け取る',
+    certIntro: '{address} の S/MIME 証明書を無料で取得できます。以後、当方からのメールは暗号化されたまま受信箱に届き、メールソフトが自動で開きます。リンクやコードは不要になります。',
+    certButton: '証明書を取得',
+    certNoCode: 'メールアドレスは確認済みのため、新しいコードは不要です。',
+    certCodeMailed: '確認のため、{address} にコードをお送りします。',
+    sessionNote: '安全のため、30分で閲覧できなくなります。その後はリンクを開き直してください。',
+    notFoundTitle: 'リンクが見つかりません',
+    notFound: 'このリンクは存在しません。メールのリンクを最後まで正しくコピーしたかご確認ください。',
+    expiredTitle: '受け取り期限が過ぎました',
+    expired: '{date} まで受け取り可能でしたが、期限が過ぎたため削除されました。送信者に再送をご依頼ください。',
+    revokedTitle: '送信者がこのメッセージを取り消しました',
+    revoked: 'このメッセージは受け取れなくなりました。必要な場合は送信者にご連絡ください。',
+    lockedTitle: 'このメッセージはロックされています',
+    locked: '誤ったコードまたはパスワードが多く入力されたため、ロックしました。送信者にロックの解除をご依頼ください。',
+    tooManyTitle: '試行回数が多すぎます',
+    tooMany: 'お使いのネットワークからの要求が多すぎます。{n} 分ほど待ってからもう一度お試しください。',
+    reconfirm: '閲覧の有効時間が過ぎました。もう一度確認してからメッセージを開いてください。',
+    statusTitle: '受け取り状況',
+    statusIntro: '{recipient} さん宛てのメッセージ',
+    state: '状態',
+    states: { active: '受け取り待ち', expired: '期限切れ(内容は削除済み)', revoked: '取り消し済み(内容は削除済み)', deleted: '内容は削除済み', locked: '誤入力によりロック中' },
+    sent: '送信日時',
+    downloads: 'ダウンロード回数',
+    failedAttempts: '誤ったコード・パスワードの回数',
+    mode: '受け取り方法',
+    modes: { code: '受取人のアドレスに届く確認コード', password: 'あなたが伝えるパスワード' },
+    accessLog: 'アクセス記録',
+    logEmpty: 'まだありません。',
+    logAt: '日時 (UTC)',
+    logAction: '内容',
+    logVerified: '本人確認済み',
+    logClient: '接続元アドレス',
+    actions: {
+      created: '受け取り用に保管',
+      opened: 'リンクを開いた',
+      code_sent: '受取人に確認コードを送信',
+      verify_failed: '誤ったコードまたはパスワード',
+      verified: '受取人の確認完了',
+      viewed: 'メッセージを表示',
+      downloaded: '添付ファイルをダウンロード',
+      eml_downloaded: 'メッセージ全体をダウンロード',
+      enroll_started: '証明書を申請',
+      refused: '受け取れない状態でリンクが開かれた',
+      revoked: '取り消し',
+      extended: '期限を延長',
+      unlocked: 'ロックを解除',
+      deleted: '内容を削除',
+    },
+    yes: 'はい',
+    no: 'いいえ',
+    revoke: 'リンクを今すぐ取り消す',
+    revokeHelp: '内容はすぐに削除され、リンクを開くと「取り消されました」と表示されます。',
+    extend: '期限を {n} 日延長',
+    extendHelp: '送信から最長 {max} 日までです。',
+    unlock: 'ロックを解除',
+    unlockHelp: '受取人がもう一度試せるようにします(受取人と連絡を取ってから行ってください)。',
+    revokedDone: 'リンクを取り消し、内容を削除しました。',
+    extendedDone: '{date} まで受け取れるようにしました。',
+    unlockedDone: 'ロックを解除しました。受取人はもう一度試せます。',
+  },
   errors: {
     'proof.bad_address': '正しいメールアドレスを入力してください(例: name@example.com)。',
     'proof.not_found': 'この確認リクエストは存在しません。確認コードをもう一度請求してください。',
@@ -387,6 +645,19 @@ const ja: Messages = {
     'enroll.bad_code': 'メールに記載の確認コードを入力してください。',
     'http.unsupported_media_type': '送信されたデータの形式に対応していません。',
     'http.too_large': '送信されたデータが大きすぎます。',
+    'pickup.wrong_password': 'パスワードが正しくありません。あと {n} 回試せます。',
+    'pickup.bad_code': 'メールに記載の確認コードを入力してください。',
+    'pickup.bad_password': '送信者から伝えられたパスワードを入力してください。',
+    'pickup.locked': '誤ったコードまたはパスワードが多すぎるため、このメッセージはロックされました。送信者にロックの解除をご依頼ください。',
+    'pickup.expired': 'このメッセージは期限切れのため削除されました。送信者に再送をご依頼ください。',
+    'pickup.revoked': '送信者がこのメッセージを取り消しました。',
+    'pickup.max_lifetime': 'リンクは送信から最長 90 日までしか延長できません。',
+    'pickup.not_verified': '先に確認コードまたはパスワードで確認してください。',
+    'pickup.no_attachment': 'その添付ファイルはありません。',
+    'pickup.wrong_mode': 'このメッセージは別の方法で受け取ります。ページを開き直してください。',
+    'pickup.cross_site': 'このページから送信してください。',
+    'proof.not_proven': 'このアドレスはまだ確認されていません。先に確認コードで確認してください。',
+    'proof.proof_too_old': 'このアドレスの確認から30日以上が過ぎました。もう一度確認してください。',
   },
 };
 

@@ -2,7 +2,8 @@
  * Security headers for every response, and small request guards shared by the route modules.
  *
  * - A strict Content-Security-Policy: scripts and styles only from this origin (no inline script or
- *   style), no plugins, no framing, no <base>, forms only to this origin.
+ *   style), no plugins, no framing, no <base>, forms only to this origin. A route that sets its own
+ *   Content-Security-Policy (and X-Frame-Options) keeps them.
  * - Referrer-Policy no-referrer: the mailed link carries a one-time code in its query string.
  * - Cache-Control no-store unless a route set its own (pages and API answers carry codes and tokens).
  * - HSTS when the service is reached over https.
@@ -32,9 +33,11 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): Middlewar
   return async (c, next) => {
     await next();
     const h = c.res.headers;
-    h.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    // A route may set its own, stricter or purpose-made policy (the pickup page's sandboxed
+    // message frame); every other response gets the default.
+    if (!h.has('Content-Security-Policy')) h.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     h.set('X-Content-Type-Options', 'nosniff');
-    h.set('X-Frame-Options', 'DENY');
+    if (!h.has('X-Frame-Options')) h.set('X-Frame-Options', 'DENY');
     h.set('Referrer-Policy', 'no-referrer');
     h.set('Cross-Origin-Opener-Policy', 'same-origin');
     h.set('Cross-Origin-Resource-Policy', 'same-origin');
