@@ -35,11 +35,27 @@ function toStored(r: CertRow): StoredCertificate {
   return { ...r, der: r.der ?? new Uint8Array(0) };
 }
 
+/** The driver client under a drizzle handle: PGlite (query) or postgres-js (tagged template). */
+type RawClient = { query?: (text: string) => Promise<{ rows: Array<Record<string, unknown>> }> } & ((strings: TemplateStringsArray) => Promise<Array<Record<string, unknown>>>);
+
 export class DrizzleDirectoryStore implements DirectoryStore {
-  constructor(private readonly db: Db) {}
+  private readonly readVersion: () => Promise<number>;
+
+  constructor(private readonly db: Db) {
+    // The version is read on every lookup (cached ones included): straight through the driver,
+    // without the query builder, as it is the whole cost of a cached lookup.
+    const client = (db as unknown as { $client?: RawClient }).$client;
+    if (client && typeof client.query === 'function') {
+      this.readVersion = async () => Number((await client.query!('select version from directory_version where id = 1')).rows[0]?.['version'] ?? 0);
+    } else if (typeof client === 'function') {
+      this.readVersion = async () => Number((await client`select version from directory_version where id = 1`)[0]?.['version'] ?? 0);
+    } else {
+      this.readVersion = () => readDirectoryVersion(db);
+    }
+  }
 
   version(): Promise<number> {
-    return readDirectoryVersion(this.db);
+    return this.readVersion();
   }
 
   bumpVersion(): Promise<number> {

@@ -10,6 +10,13 @@
 export interface CacheOptions {
   maxEntries?: number;
   maxAgeMs?: number;
+  /**
+   * How long a read of the shared directory version may be reused (default 0: read on every
+   * lookup, so a change made by any process is seen on the very next lookup). A positive value
+   * trades that for speed: changes made by other processes are seen within this many ms (changes
+   * made through this Directory are always seen at once).
+   */
+  versionMaxAgeMs?: number;
 }
 
 export const DEFAULT_CACHE_ENTRIES = 200_000;

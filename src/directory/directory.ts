@@ -173,6 +173,26 @@ function decodeCapabilities(stored: Array<{ oid: string; params?: string }>): Sm
   return stored.map((c) => (c.params ? { oid: c.oid, params: fromBase64(c.params) } : { oid: c.oid }));
 }
 
+const WRITES = new Set<keyof DirectoryStore>(['bumpVersion', 'insertCertificate', 'activatePending', 'revoke', 'putCapabilities', 'addTrustedRoot', 'removeTrustedRoot', 'addIntermediate', 'putCrl']);
+
+/** The store, calling `changed` after each write (so a reused version read is dropped at once). */
+function afterWrites(store: DirectoryStore, changed: () => void): DirectoryStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      if (!WRITES.has(prop as keyof DirectoryStore)) return (value as (...a: unknown[]) => unknown).bind(target);
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } finally {
+          changed();
+        }
+      };
+    },
+  });
+}
+
 /** [leaf, ..., anchor] -> [leaf, ...] (a lone self-signed leaf stays). */
 function withoutAnchor(path: readonly Certificate[]): Certificate[] {
   return path.length > 1 ? path.slice(0, -1) : [...path];
@@ -187,11 +207,14 @@ export class Directory {
   private readonly cache: LookupCache<LookupResult> | undefined;
   private readonly proof: MailboxProofPort | undefined;
   private readonly audit: DirectoryAudit | undefined;
+  private readonly versionMaxAgeMs: number;
+  private versionSeen: { version: number; at: number } | undefined;
   private trustCache: { version: number; trust: TrustStore } | undefined;
   private trustLoading: { version: number; promise: Promise<TrustStore> } | undefined;
 
   constructor(options: DirectoryOptions) {
-    this.store = options.store;
+    this.store = afterWrites(options.store, () => (this.versionSeen = undefined));
+    this.versionMaxAgeMs = options.cache ? (options.cache.versionMaxAgeMs ?? 0) : 0;
     this.clock = options.clock ?? systemClock;
     this.proof = options.proof;
     this.audit = options.audit;
@@ -266,13 +289,21 @@ export class Directory {
   /** The certificate to encrypt to `address` (or null) and what was considered. */
   async lookup(address: string): Promise<LookupResult> {
     const key = lookupKey(address);
-    const version = await this.store.version();
     const now = this.clock.now().getTime();
+    const version = await this.currentVersion(now);
     const cached = this.cache?.get(key, version, now);
     if (cached) return cached;
     const { result, expiresAt } = await this.compute(key, version);
     this.cache?.set(key, version, this.clock.now().getTime(), result, expiresAt);
     return result;
+  }
+
+  private async currentVersion(now: number): Promise<number> {
+    const seen = this.versionSeen;
+    if (seen && this.versionMaxAgeMs > 0 && now - seen.at < this.versionMaxAgeMs) return seen.version;
+    const version = await this.store.version();
+    if (this.versionMaxAgeMs > 0) this.versionSeen = { version, at: now };
+    return version;
   }
 
   /** The worker's question: the entry or null. */

@@ -3,9 +3,10 @@
  * directory, the policy and signing-identity stores, the message log, the re-injection pool and the
  * SMTP listener. Used by `npm start` (web + worker in one process) and `smimegw worker` (alone).
  *
- * The download-link fallback ("secure pickup") is not part of this gateway yet: no FallbackLinks is
- * wired, so recipients whose policy asks for it are treated as having no fallback (mandatory: 550,
- * never plaintext).
+ * The download-link fallback is secure pickup (src/pickup) when PICKUP_MASTER_KEY is configured (always
+ * outside production): the message is stored encrypted, the sender's notice is re-injected through the
+ * same pool, and the recipient gets the notice instead. Without it, recipients whose policy asks for
+ * the fallback are treated as having none (mandatory: 550, never plaintext).
  */
 import { join } from 'node:path';
 import { formatListenAddress, type Config } from '../config/index.js';
@@ -21,6 +22,12 @@ import { SigningIdentities } from '../mail/identities.js';
 import { MessageProcessor } from '../mail/processor.js';
 import { Reinjector } from '../mail/reinject.js';
 import { startWorker, type RunningWorker } from '../mail/worker.js';
+import { hashPassword, verifyPassword } from '../admin/password.js';
+import { DbBlobStore } from '../db/blob-store.js';
+import { DrizzlePickupStore } from '../db/pickup-store.js';
+import { derivePickupKeys } from '../pickup/crypto.js';
+import type { SenderNotices } from '../pickup/ports.js';
+import { PickupService, type PickupDeps } from '../pickup/service.js';
 import type { FallbackLinks, RecipientDirectory } from '../mail/ports.js';
 import type { PipelineOptions } from '../mail/pipeline.js';
 
@@ -81,9 +88,10 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   const policies = new CachedPolicies(new DrizzlePolicyStore(db));
   const identities = new SigningIdentities(new DrizzleIdentityStore(db), config.caKeyPassphrase);
   const reinject = new Reinjector({ url: config.reinjectSmtpUrl, poolSize: config.reinjectPoolSize });
+  const fallback = o.fallback ?? (o.passThrough ? undefined : await createPickupService(config, database, { senderNotices: reinjectedNotices(reinject) }));
   const spoolDir = join(config.dataDir, 'spool');
   const popts = pipelineOptions(config);
-  const deps = { directory, policies, identities, reinject, log: new DrizzleMessageLog(db), ...(o.fallback ? { fallback: o.fallback } : {}), warn: (m: string) => log('warn', m) };
+  const deps = { directory, policies, identities, reinject, log: new DrizzleMessageLog(db), ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
   const processor = new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, ...(o.passThrough ? { passThrough: true } : {}) });
   let worker: RunningWorker;
   try {
@@ -118,4 +126,48 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
       reinject.close();
     },
   };
+}
+
+/** From of the service's own notices: "smimegw <no-reply@host>" with PUBLIC_URL's host. */
+export function pickupNoticeFrom(publicUrl: string): string {
+  const host = new URL(publicUrl).hostname;
+  return `smimegw <no-reply@${/^[\d.]+$|:/.test(host) ? `[${host.replace(/^\[|\]$/g, '')}]` : host}>`;
+}
+
+/** The sender's pickup notices, re-injected like the worker's own output (null sender: no bounce loops). */
+export function reinjectedNotices(reinject: Pick<Reinjector, 'send'>): SenderNotices {
+  return {
+    async send(to, message) {
+      await reinject.send({ from: '', recipients: [{ address: to }] }, message);
+    },
+  };
+}
+
+/**
+ * Secure pickup over the database (blobs in the `blobs` table), or undefined when PICKUP_MASTER_KEY
+ * is not configured (production without one: the fallback is off). The worker passes the sender's
+ * notice sink; the web service passes the mailbox proof, enrollment and the rate limiter.
+ */
+export async function createPickupService(
+  config: Config,
+  database: Database,
+  extra: Pick<PickupDeps, 'senderNotices' | 'proof' | 'enrollment' | 'limiter' | 'clock'> = {},
+): Promise<PickupService | undefined> {
+  if (!config.pickupMasterKey) return undefined;
+  return new PickupService(
+    {
+      store: new DrizzlePickupStore(database.db),
+      blobs: new DbBlobStore(database.db),
+      keys: await derivePickupKeys(config.pickupMasterKey),
+      passwords: { hash: hashPassword, verify: verifyPassword },
+      ...extra,
+    },
+    {
+      publicUrl: config.publicUrl,
+      expiryDays: config.pickupExpiryDays,
+      mode: config.pickupMode,
+      showSubject: config.pickupNoticeSubject === 'show',
+      noticeFrom: pickupNoticeFrom(config.publicUrl),
+    },
+  );
 }

@@ -27,7 +27,7 @@ import { createSmtpNotifier } from '../notify/smtp.js';
 import { MailboxProof } from '../proof/mailbox.js';
 import { DrizzleDirectoryStore } from '../db/directory-store.js';
 import { Directory } from '../directory/directory.js';
-import { startMailWorker, type MailWorkerHandle } from './mail.js';
+import { createPickupService, startMailWorker, type MailWorkerHandle } from './mail.js';
 import { deriveAdminKeys } from '../admin/keys.js';
 import type { CertificateRevoker } from '../admin/ports.js';
 import { AdminService } from '../admin/service.js';
@@ -145,6 +145,20 @@ async function main(): Promise<void> {
   if (config.adminSecretKeyIsDevDefault) log('warn', 'ADMIN_SECRET_KEY is not set: TOTP secrets of the admin console are protected by the development default');
   if (outbox) log('info', `no NOTIFY_SMTP_URL: mail goes to the development outbox at ${config.publicUrl}/dev/outbox`);
 
+  // Secure pickup (the worker's download-link fallback): the pages, and the hourly deletion of
+  // expired and revoked content. Off in production without PICKUP_MASTER_KEY.
+  const pickup = await createPickupService(config, database, { proof, enrollment, limiter });
+  if (!pickup) log('warn', 'PICKUP_MASTER_KEY is not set: secure pickup (the download-link fallback) is off');
+  else if (config.pickupMasterKeyIsDevDefault) log('warn', 'PICKUP_MASTER_KEY is not set: messages waiting for pickup are protected by the development default key');
+  const purgePickups = (): void =>
+    void pickup
+      ?.purge()
+      .then((n) => n > 0 && log('info', `secure pickup: deleted the content of ${n} expired or revoked message${n === 1 ? '' : 's'}`))
+      .catch((e: unknown) => log('warn', `secure pickup expiry: ${String(e)}`));
+  purgePickups();
+  const pickupTimer = setInterval(purgePickups, 3_600_000);
+  pickupTimer.unref();
+
   const app = createApp({
     db: database,
     config,
@@ -152,6 +166,7 @@ async function main(): Promise<void> {
     enrollment,
     directory,
     admin,
+    ...(pickup ? { pickup: { pickup, limiter, enrollment: true } } : {}),
     ...(outbox ? { outbox } : {}),
     assets,
     clientIp: (c) => getConnInfo(c).remote.address,
