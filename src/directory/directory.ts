@@ -472,7 +472,24 @@ export class Directory {
     if (v.purpose !== 'upload' || v.payload?.['certificateId'] !== id) {
       throw new AppError('directory.challenge_mismatch', 'This code confirms something else, not this certificate', { kind: 'forbidden' });
     }
-    await this.proof.redeem?.(v.token, 'upload');
+    return this.activate(row, v);
+  }
+
+  /** Confirms an upload from the mailed link (challenge id and code; the certificate comes from the challenge). */
+  async confirmUpload(challengeId: string, code: string): Promise<UploadResult> {
+    if (!this.proof) throw new AppError('directory.upload_unavailable', 'Certificate uploads need mailbox verification, which is not configured on this server', { kind: 'temporary' });
+    const v = await this.proof.verify(challengeId, code);
+    const id = v.payload?.['certificateId'];
+    if (v.purpose !== 'upload' || typeof id !== 'string') throw new AppError('directory.challenge_mismatch', 'This code confirms something else, not a certificate upload', { kind: 'forbidden' });
+    const row = await this.store.findById(id);
+    if (!row) throw new AppError('directory.not_found', 'No such uploaded certificate', { kind: 'not_found' });
+    if (row.status !== 'pending') throw new AppError('directory.not_pending', `This certificate is ${row.status}, not waiting for confirmation`, { kind: 'conflict' });
+    return this.activate(row, v);
+  }
+
+  private async activate(row: StoredCertificate, v: { token: string; address: string }): Promise<UploadResult> {
+    const id = row.id;
+    await this.proof!.redeem?.(v.token, 'upload');
     const cert = parseCertificate(row.der);
     const judged = await this.judge(cert, await this.trust(), v.address, []);
     if (judged.reasons.length) throw rejection(judged.reasons, 'The certificate can no longer be used');

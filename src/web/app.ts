@@ -14,7 +14,7 @@ import { otherLocaleHref, requestLocale } from './pages/locale.js';
 import { APP_CSS } from './pages/styles.js';
 import { adminRoutes, type AdminRoutesDeps } from './routes/admin.js';
 import { devOutboxAllowed, devRoutes, type DevOutbox } from './routes/dev.js';
-import { directoryRoutes, type DirectoryService } from './routes/directory.js';
+import { directoryPages, directoryRoutes, type DirectoryService } from './routes/directory.js';
 import { enrollRoutes } from './routes/enroll.js';
 import { pkiRoutes, type PkiAuthority } from './routes/pki.js';
 import { pickupRoutes, type PickupRoutesDeps } from './routes/pickup.js';
@@ -38,7 +38,7 @@ export interface AppDeps {
   assets?: Readonly<Record<string, string>>;
   /** The client's IP address as the runtime knows it (rate limits, audit). */
   clientIp?: (c: Context) => string | undefined;
-  /** The recipient-certificate directory at /api/v1/directory; not mounted when absent. */
+  /** The recipient-certificate directory at /api/v1/directory (and its upload form at /directory/upload); not mounted when absent. */
   directory?: DirectoryService;
   /** The admin console at /admin; not mounted when absent. */
   admin?: Omit<AdminRoutesDeps, 'publicUrl' | 'clientIp'>;
@@ -71,7 +71,11 @@ export function createApp(deps: AppDeps): Hono {
   });
   if (deps.authority) app.route('/', pkiRoutes({ authority: deps.authority }));
   if (deps.enrollment) app.route('/', enrollRoutes({ enrollment: deps.enrollment, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
-  if (deps.directory) app.route('/api/v1/directory', directoryRoutes({ directory: deps.directory, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
+  if (deps.directory) {
+    const directoryDeps = { directory: deps.directory, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) };
+    app.route('/api/v1/directory', directoryRoutes(directoryDeps));
+    app.route('/', directoryPages(directoryDeps));
+  }
   if (deps.pickup) app.route('/', pickupRoutes({ ...deps.pickup, publicUrl: deps.config.publicUrl, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.admin) app.route('/admin', adminRoutes({ ...deps.admin, publicUrl: deps.config.publicUrl, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.outbox && devOutboxAllowed(deps.config)) app.route('/', devRoutes({ outbox: deps.outbox, config: deps.config }));

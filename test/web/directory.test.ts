@@ -189,3 +189,46 @@ describe('POST /api/v1/directory/harvest', () => {
     assert.equal((await app.request(`/api/v1/directory/${enc('erin@partner.example')}`)).status, 200);
   });
 });
+
+describe('the upload form (/directory/upload)', () => {
+  it('form upload -> code page -> confirm; the mailed link opens a confirm form; refusals are shown on a page', async () => {
+    const page = await app.request('/directory/upload?lang=en');
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /<form method="post" action="\/directory\/upload" enctype="multipart\/form-data">/);
+    assert.doesNotMatch(html, /<script/);
+
+    const fay = await pki.issue({ email: 'fay@example.com', key: 'rsa2048' });
+    const form = new FormData();
+    form.set('certificate', new Blob([fay.certPem]), 'fay.pem');
+    const sent = await app.request('/directory/upload?lang=en', { method: 'POST', body: form });
+    assert.equal(sent.status, 202);
+    const sentHtml = await sent.text();
+    assert.match(sentHtml, /We sent a code to fay@example.com/);
+    const challenge = /name="challenge" value="([0-9a-f-]{36})"/.exec(sentHtml)![1]!;
+
+    // the mailed link (what MailboxProof puts in the mail) shows a form with the code filled in
+    const mailText = (await mail.outbox.recent(5)).find((m) => m.to === 'fay@example.com')!.text;
+    const link = new URL(/http:\/\/\S+/.exec(mailText)![0]);
+    assert.equal(link.pathname, '/directory/upload');
+    const confirmPage = await (await app.request(`${link.pathname}${link.search}&lang=en`)).text();
+    const code = await mail.lastCode('fay@example.com');
+    assert.ok(confirmPage.includes(`value="${code}"`));
+    assert.ok(confirmPage.includes(`value="${challenge}"`));
+
+    const wrong = await app.request('/directory/upload/confirm?lang=en', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `challenge=${challenge}&code=WRONG` });
+    assert.equal(wrong.status, 403);
+    assert.match(await wrong.text(), /<p class="error">That code is not right/);
+
+    const done = await app.request('/directory/upload/confirm?lang=en', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `challenge=${challenge}&code=${enc(code)}` });
+    assert.equal(done.status, 200);
+    assert.match(await done.text(), /Mail to fay@example.com will now be encrypted to this certificate/);
+    assert.equal((await json(await app.request(`/api/v1/directory/${enc('fay@example.com')}`))).source, 'uploaded');
+
+    const bad = new FormData();
+    bad.set('certificate', new Blob(['not a certificate']), 'x.pem');
+    const refused = await app.request('/directory/upload?lang=ja', { method: 'POST', body: bad });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /<p class="error">upload: /);
+  });
+});

@@ -18,14 +18,23 @@
  *
  * Rejections are 400 {error:{code, message, detail:{reasons:[{code,message}]}}}; the codes are the
  * stable reason codes of src/directory/validate.ts (cert.*, chain.*, crl.*) or smime.* / harvest.*.
+ *
+ * The web form (directoryPages, mounted at /): plain HTML forms, no script.
+ *   GET  /directory/upload[?challenge=&code=]   the upload form, or the confirmation form from the mailed link
+ *   POST /directory/upload                      multipart (certificate file, address) -> "code sent" page with the code form
+ *   POST /directory/upload/confirm              form (challenge, code, id?) -> "registered" page
  */
 import { Hono, type Context } from 'hono';
-import type { Directory, LookupResult } from '../../directory/directory.js';
+import { html } from 'hono/html';
+import type { Directory, LookupResult, UploadResult } from '../../directory/directory.js';
 import { AppError } from '../../shared/errors.js';
 import { fromBase64, looksLikePem, utf8 } from '../../shared/bytes.js';
 import { mediaType, readBodyBytes, readJsonObject } from '../middleware/security.js';
+import { Layout, renderDocument } from '../pages/layout.js';
+import { otherLocaleHref, requestLocale } from '../pages/locale.js';
+import type { Locale } from '../i18n.js';
 
-export type DirectoryService = Pick<Directory, 'lookup' | 'p7c' | 'upload' | 'verifyUpload' | 'harvest'>;
+export type DirectoryService = Pick<Directory, 'lookup' | 'p7c' | 'upload' | 'verifyUpload' | 'confirmUpload' | 'harvest'>;
 
 export interface DirectoryRoutesDeps {
   directory: DirectoryService;
@@ -153,6 +162,134 @@ export function directoryRoutes(deps: DirectoryRoutesDeps): Hono {
     if (!r.entry) throw notFound(r);
     return c.json(entryJson(r));
   });
+
+  return app;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upload form (HTML)
+// ---------------------------------------------------------------------------------------------
+
+const TEXT = {
+  en: {
+    title: 'Register your S/MIME certificate',
+    intro: 'Already have an S/MIME certificate from another CA? Register it here, and mail to you will be encrypted to it. We send a code to the address in the certificate to make sure it is yours.',
+    file: 'Certificate file (.cer, .crt, .pem, .der or .p7c; no private key)',
+    address: 'E-mail address to confirm (only needed when the certificate names several)',
+    send: 'Upload and send me a code',
+    sent: (a: string) => `We sent a code to ${a}. Enter it here to finish (it works once, for 24 hours).`,
+    code: 'Code from the mail',
+    confirm: 'Confirm',
+    confirmIntro: 'Confirm the registration of your certificate with the code from the mail.',
+    done: 'Your certificate is registered',
+    doneText: (a: string) => `Mail to ${a} will now be encrypted to this certificate.`,
+    fingerprint: 'SHA-256 fingerprint',
+    already: 'This certificate is already in the directory.',
+  },
+  ja: {
+    title: 'S/MIME 証明書の登録',
+    intro: '他の認証局の S/MIME 証明書をお持ちの場合は、ここで登録すると、あなた宛てのメールがその証明書で暗号化されます。ご本人確認のため、証明書のメールアドレスに確認コードをお送りします。',
+    file: '証明書ファイル (.cer, .crt, .pem, .der, .p7c。秘密鍵は不要です)',
+    address: '確認するメールアドレス (証明書に複数のアドレスがある場合のみ)',
+    send: 'アップロードしてコードを受け取る',
+    sent: (a: string) => `${a} に確認コードを送りました。ここに入力して登録を完了してください (24 時間、1 回のみ有効)。`,
+    code: 'メールに記載のコード',
+    confirm: '確認する',
+    confirmIntro: 'メールに記載のコードで証明書の登録を確認してください。',
+    done: '証明書を登録しました',
+    doneText: (a: string) => `今後 ${a} 宛てのメールはこの証明書で暗号化されます。`,
+    fingerprint: 'SHA-256 フィンガープリント',
+    already: 'この証明書はすでに登録されています。',
+  },
+} as const;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function page(c: Context, locale: Locale, body: unknown, status: 200 | 202 = 200) {
+  const t = TEXT[locale];
+  return c.html(renderDocument(Layout({ locale, title: t.title, switchHref: otherLocaleHref(c, locale), homeHref: '/directory/upload', children: body as never })), status);
+}
+
+function codeForm(locale: Locale, challenge: string, id: string | undefined, code = '') {
+  const t = TEXT[locale];
+  return html`<form method="post" action="/directory/upload/confirm">
+      <input type="hidden" name="challenge" value="${challenge}" />
+      ${id ? html`<input type="hidden" name="id" value="${id}" />` : ''}
+      <label for="code">${t.code}</label>
+      <input type="text" class="code" id="code" name="code" value="${code}" autocomplete="one-time-code" required maxlength="64" />
+      <button type="submit">${t.confirm}</button>
+    </form>`;
+}
+
+function donePage(locale: Locale, r: UploadResult, already = false) {
+  const t = TEXT[locale];
+  return html`<h1>${t.done}</h1>
+    <p class="notice">${already ? t.already : t.doneText(r.address)}</p>
+    <dl class="facts"><dt>${t.fingerprint}</dt><dd>${r.fingerprint}</dd></dl>`;
+}
+
+/** Runs a form handler; a refusal is shown on a page (with a way back), not as JSON. */
+async function formErrors(c: Context, f: (locale: Locale) => Promise<Response>): Promise<Response> {
+  const locale = requestLocale(c);
+  try {
+    return await f(locale);
+  } catch (e) {
+    if (!(e instanceof AppError) || e.kind === 'internal') throw e;
+    const body = html`<h1>${TEXT[locale].title}</h1><p class="error">${e.message}</p><p><a href="/directory/upload">${locale === 'ja' ? '戻る' : 'Back'}</a></p>`;
+    return c.html(renderDocument(Layout({ locale, title: TEXT[locale].title, switchHref: otherLocaleHref(c, locale), homeHref: '/directory/upload', children: body as never })), e.status as 400);
+  }
+}
+
+/** The browser form for uploads (mounted at /). */
+export function directoryPages(deps: DirectoryRoutesDeps): Hono {
+  const app = new Hono();
+  const { directory } = deps;
+
+  app.get('/directory/upload', (c) => {
+    const locale = requestLocale(c);
+    const t = TEXT[locale];
+    const challenge = c.req.query('challenge');
+    const code = c.req.query('code');
+    if (challenge && UUID_RE.test(challenge)) {
+      // from the mailed link: a form to POST (a link preview must not confirm by itself)
+      return page(c, locale, html`<h1>${t.title}</h1><section class="card"><p>${t.confirmIntro}</p>${codeForm(locale, challenge, undefined, code && code.length <= 64 ? code : '')}</section>`);
+    }
+    return page(
+      c,
+      locale,
+      html`<h1>${t.title}</h1>
+        <p class="lead">${t.intro}</p>
+        <section class="card">
+          <form method="post" action="/directory/upload" enctype="multipart/form-data">
+            <label for="certificate">${t.file}</label>
+            <input type="file" id="certificate" name="certificate" required accept=".cer,.crt,.pem,.der,.p7c,.p7b" />
+            <label for="address">${t.address}</label>
+            <input type="text" id="address" name="address" inputmode="email" autocomplete="email" />
+            <input type="hidden" name="lang" value="${locale}" />
+            <button type="submit">${t.send}</button>
+          </form>
+        </section>`,
+    );
+  });
+
+  app.post('/directory/upload', (c) => formErrors(c, async (locale) => {
+    const t = TEXT[locale];
+    const { bytes, address } = await uploadBody(c);
+    const ip = deps.clientIp?.(c);
+    const r = await directory.upload(bytes, { ...(address ? { address } : {}), ...(ip ? { clientIp: ip } : {}), locale });
+    if (r.status === 'active' || !r.challengeId) return page(c, locale, donePage(locale, r, true));
+    return page(c, locale, html`<h1>${t.title}</h1><section class="card"><p class="notice">${t.sent(r.address)}</p>${codeForm(locale, r.challengeId, r.id)}</section>`, 202);
+  }));
+
+  app.post('/directory/upload/confirm', (c) => formErrors(c, async (locale) => {
+    const form = (await c.req.parseBody()) as Record<string, unknown>;
+    const challenge = typeof form.challenge === 'string' ? form.challenge : '';
+    const code = typeof form.code === 'string' ? form.code : '';
+    const id = typeof form.id === 'string' && form.id !== '' ? form.id : undefined;
+    if (!UUID_RE.test(challenge) || code.trim() === '' || code.length > 64) throw new AppError('directory.bad_code', 'Enter the code from the mail', { detail: { field: 'code' } });
+    const r = id ? await directory.verifyUpload(id, code, challenge) : await directory.confirmUpload(challenge, code);
+    return page(c, locale, donePage(locale, r));
+  }));
 
   return app;
 }
