@@ -21,7 +21,7 @@ import { buildOcspResponse, certIdIsFor, ocspErrorResponse, parseOcspRequest, ty
 import { CA_OID } from './oids.js';
 import { lintCertificate, MAX_VALIDITY_DAYS } from './profile.js';
 import { createSoftwareSigner, decryptPrivateKey, encryptPrivateKey, generateCaKey, type CaKeyType, type Signer } from './signer.js';
-import type { AuthorityId, AuthorityRecord, CaStore, ReminderCandidate } from './store.js';
+import type { AuthorityId, AuthorityRecord, CaStore, IssuedRecord, ReminderCandidate } from './store.js';
 
 /** The audit port (src/db/audit.ts DrizzleAuditLog satisfies it). */
 export interface CaAuditLog {
@@ -533,13 +533,13 @@ export class Authority {
   }
 
   /** A certificate we issued, by serial (admin pages, holder revocation forms). */
-  async findIssued(serialHex: string): Promise<ReturnType<CaStore['findIssued']>> {
+  async findIssued(serialHex: string): Promise<IssuedRecord | undefined> {
     const s = this.current();
     return this.store.findIssued('issuing', s.issuing.subject, normalizeSerialHex(serialHex));
   }
 
   /** Every certificate we issued for a mailbox, newest first (renewal pages, admin pages). */
-  async issuedFor(address: string): Promise<Awaited<ReturnType<CaStore['listIssuedFor']>>> {
+  async issuedFor(address: string): Promise<IssuedRecord[]> {
     return this.store.listIssuedFor(certificateMailbox(address).address);
   }
 
