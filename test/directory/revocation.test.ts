@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCrl, crlDistributionPoints, assertCrlIssuedBy } from '../../src/directory/crl.js';
 import { fetchCrlFetcher } from '../../src/directory/revocation.js';
+import { loadConfig } from '../../src/config/index.js';
 import { AppError } from '../../src/shared/errors.js';
 import { cert, createExternalCa, DAY, openTestDirectory, startCrlServer, tempDir, type ExternalCa } from './helpers.js';
 import { MovableClock } from './suite.js';
@@ -136,5 +137,16 @@ describe('external CRLs', () => {
     await assert.rejects(f.fetch(server.url('/big.crl')), (e: AppError) => e.code === 'crl.too_large');
     server.set('/ok.crl', Buffer.from([1, 2, 3]));
     assert.deepEqual([...(await f.fetch(server.url('/ok.crl')))], [1, 2, 3]);
+  });
+});
+
+describe('DIRECTORY_CRL_POLICY', () => {
+  it('defaults to fail-open, accepts fail-closed, refuses anything else', () => {
+    assert.equal(loadConfig({}).directoryCrlPolicy, 'fail-open');
+    assert.equal(loadConfig({ DIRECTORY_CRL_POLICY: 'fail-closed' }).directoryCrlPolicy, 'fail-closed');
+    assert.throws(
+      () => loadConfig({ DIRECTORY_CRL_POLICY: 'maybe' }),
+      (e: AppError) => e.code === 'config.invalid' && /DIRECTORY_CRL_POLICY must be one of fail-open\|fail-closed, got 'maybe'/.test(e.message),
+    );
   });
 });
