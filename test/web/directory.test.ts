@@ -155,6 +155,17 @@ describe('POST /api/v1/directory/certificates (upload) and /verify', () => {
     assert.equal((await app.request(`/api/v1/directory/${enc('dan@example.com')}`)).status, 404, 'the unconfirmed address is not served');
   });
 
+  it('a certs-only .p7c (openssl crl2pkcs7) as application/pkcs7-mime', async () => {
+    const gil = await pki.issue({ email: 'gil@example.com', key: 'rsa2048' });
+    const p7 = (await runOk('openssl', ['crl2pkcs7', '-nocrl', '-certfile', gil.certPath, '-certfile', gil.chainPath, '-outform', 'DER'])).stdout;
+    const up = await app.request('/api/v1/directory/certificates', { method: 'POST', headers: { 'content-type': 'application/pkcs7-mime' }, body: new Uint8Array(p7) });
+    assert.equal(up.status, 202);
+    const u = await json(up);
+    const ok = await app.request(`/api/v1/directory/certificates/${u.id}/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: await mail.lastCode('gil@example.com') }) });
+    assert.equal(ok.status, 200);
+    assert.equal((await json(await app.request(`/api/v1/directory/${enc('gil@example.com')}`))).fingerprint, cert(gil.certPem).fingerprint256);
+  });
+
   it('refusals: expired 400 with reasons, garbage 400, wrong media type 415, too large 413, unknown id 404', async () => {
     const old = await pki.issue({ email: 'old@example.com', key: 'rsa2048', notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) });
     const r = await app.request('/api/v1/directory/certificates', { method: 'POST', headers: { 'content-type': 'application/x-pem-file' }, body: old.certPem });
