@@ -45,17 +45,33 @@ export function safeFileName(name: string | undefined, fallback: string): string
 
 /** An ASCII rendering of a safe name for the plain `filename` parameter. */
 export function asciiFileName(safe: string, fallback: string): string {
-  let s = safe
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^A-Za-z0-9._()+,@!#$&[\]^`{}~' -]/g, '_')
-    .replace(/_+/g, '_');
-  const ext = /\.[A-Za-z0-9]{1,10}$/.exec(s)?.[0] ?? '';
-  // nothing readable left of the name (e.g. all Japanese): the fallback, with the extension
-  if (!/[A-Za-z0-9]/.test(s.slice(0, s.length - ext.length))) s = fallback + ext;
+  const plain = safe.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
+  const ext = /\.[A-Za-z0-9]{1,10}$/.exec(plain)?.[0] ?? '';
+  const stem = plain.slice(0, plain.length - ext.length);
+  const readable = stem.replace(/[^A-Za-z0-9]/g, '').length;
+  const replaced = stem.replace(/[\x20-\x7e]/g, '').length;
+  // mostly non-ASCII (e.g. Japanese): the fallback with the extension reads better than underscores
+  let s = readable === 0 || replaced > readable ? fallback + ext : plain.replace(/[^A-Za-z0-9._()+,@!#$&[\]^`{}~' -]/g, '_').replace(/_+/g, '_');
   s = s.replace(/^[\s.]+/, '').replace(/[\s.]+$/, '');
   if (DEVICE.test(s)) s = `_${s}`;
   return s || fallback;
+}
+
+const EXTENSIONS: Record<string, string> = {
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/gif': '.gif',
+  'image/webp': '.webp',
+  'application/pdf': '.pdf',
+  'text/plain': '.txt',
+  'text/html': '.html',
+  'text/calendar': '.ics',
+  'message/rfc822': '.eml',
+};
+
+/** The name for a part that has none: "attachment-<n>" with an extension from its type. */
+export function fallbackName(index: number, contentType: string): string {
+  return `attachment-${index + 1}${EXTENSIONS[contentType.toLowerCase()] ?? '.bin'}`;
 }
 
 /** RFC 8187 ext-value: UTF-8 with every byte outside attr-char percent-encoded. */
@@ -66,7 +82,7 @@ export function encodeExtValue(s: string): string {
 /** The Content-Disposition value for a download of `name` (untrusted) as an attachment. */
 export function contentDisposition(name: string | undefined, fallback: string): string {
   const safe = safeFileName(name, fallback);
-  const ascii = asciiFileName(safe, fallback);
+  const ascii = asciiFileName(safe, fallback.replace(/\.[A-Za-z0-9]{1,10}$/, ''));
   return `attachment; filename="${ascii}"; filename*=${encodeExtValue(safe)}`;
 }
 

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { asciiFileName, contentDisposition, downloadContentType, encodeExtValue, safeFileName } from '../../src/pickup/filename.js';
+import { asciiFileName, contentDisposition, downloadContentType, encodeExtValue, fallbackName, safeFileName } from '../../src/pickup/filename.js';
 
 /** Reads filename* back the way a browser does (RFC 8187). */
 function extName(disposition: string): string {
@@ -87,6 +87,12 @@ describe('attachment names', () => {
     assert.equal(safeFileName('\u0000\u0001', 'attachment-3'), 'attachment-3');
     assert.equal(asciiFileName('日本語', 'attachment-3'), 'attachment-3');
     assert.equal(asciiFileName('résumé.pdf', 'a'), 'resume.pdf');
+    assert.equal(asciiFileName('見積書の送付 (Q3).eml', 'message'), 'message.eml', 'mostly Japanese: the fallback, not underscores');
+    assert.equal(asciiFileName('Invoice 請求.pdf', 'x'), 'Invoice _.pdf');
+    assert.equal(fallbackName(0, 'image/png'), 'attachment-1.png');
+    assert.equal(fallbackName(4, 'application/x-unknown'), 'attachment-5.bin');
+    assert.equal(plainName(contentDisposition(undefined, fallbackName(1, 'application/pdf'))), 'attachment-2.pdf');
+    assert.equal(plainName(contentDisposition('日本語.pdf', fallbackName(1, 'application/pdf'))), 'attachment-2.pdf');
   });
 
   it('encodes filename* so that every byte outside attr-char is escaped', () => {

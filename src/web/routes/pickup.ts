@@ -22,7 +22,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError, isAppError, toAppError } from '../../shared/errors.js';
 import type { RateLimiter } from '../../shared/rate-limit.js';
-import { contentDisposition, downloadContentType, safeFileName } from '../../pickup/filename.js';
+import { contentDisposition, downloadContentType, fallbackName, safeFileName } from '../../pickup/filename.js';
 import type { PickupRecord } from '../../pickup/ports.js';
 import { MAX_LIFETIME_DAYS, SESSION_TTL_MS, type Client, type PickupService } from '../../pickup/service.js';
 import type { PickupSession } from '../../pickup/crypto.js';
@@ -40,8 +40,11 @@ import { VerifyPage } from '../pages/pickup/verify.js';
 export const HTML_FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox allow-popups allow-popups-to-escape-sandbox";
 /** The message page may frame /pickup/<token>/html, nothing else. */
 export const MESSAGE_PAGE_CSP = `${CONTENT_SECURITY_POLICY}; frame-src 'self'`;
-/** Downloads never render. */
-export const DOWNLOAD_CSP = "default-src 'none'; sandbox";
+/**
+ * Downloads never render (attachment disposition, nosniff) and would load nothing if they did. No
+ * `sandbox` here: Chromium refuses downloads from a sandboxed response.
+ */
+export const DOWNLOAD_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 export const SESSION_COOKIE = 'pickup_session';
 /** Unknown tokens per client address before 429 (per hour by default). */
 export const GUESS_LIMIT = 30;
@@ -72,10 +75,18 @@ class Refusal extends Error {
   }
 }
 
-/** Renders a page in the request's language (with the link to the other one). */
-function page(c: Context, make: (l: { locale: Locale; switchHref: string }) => unknown, status: ContentfulStatusCode = 200): Response {
+/**
+ * Renders a page in the request's language. The link to the other language is this URL for a GET;
+ * after a form post it is the page the form belongs to (plus `keep` parameters), never the POST URL.
+ */
+function page(c: Context, make: (l: { locale: Locale; switchHref: string }) => unknown, status: ContentfulStatusCode = 200, keep: Record<string, string> = {}): Response {
   const locale = requestLocale(c);
-  return c.html(renderDocument(make({ locale, switchHref: otherLocaleHref(c, locale) })), status);
+  let switchHref = otherLocaleHref(c, locale);
+  if (c.req.method !== 'GET') {
+    const q = new URLSearchParams({ ...keep, lang: locale === 'ja' ? 'en' : 'ja' });
+    switchHref = `${c.req.path.replace(/\/(code|verify|enroll|revoke|extend|unlock)$/, '')}?${q.toString()}`;
+  }
+  return c.html(renderDocument(make({ locale, switchHref })), status);
 }
 
 export function pickupRoutes(deps: PickupRoutesDeps): Hono {
@@ -171,7 +182,7 @@ export function pickupRoutes(deps: PickupRoutesDeps): Hono {
   }
 
   function verifyPage(c: Context, p: PickupRecord, extra: { challenge?: string; code?: string; error?: string; notice?: string }, status: ContentfulStatusCode = 200): Response {
-    return page(c, (l) => VerifyPage({ ...l, token: c.req.param('token')!, sender: p.sender, recipient: p.recipient, expiresAt: p.expiresAt, mode: p.mode, ...extra }), status);
+    return page(c, (l) => VerifyPage({ ...l, token: c.req.param('token')!, sender: p.sender, recipient: p.recipient, expiresAt: p.expiresAt, mode: p.mode, ...extra }), status, extra.challenge ? { challenge: extra.challenge } : {});
   }
 
   const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -352,7 +363,7 @@ export function pickupRoutes(deps: PickupRoutesDeps): Hono {
       } catch (e) {
         return toVerify(c, e);
       }
-      return download(c, part.data, downloadContentType(part.contentType), contentDisposition(part.filename, `attachment-${part.index + 1}`));
+      return download(c, part.data, downloadContentType(part.contentType), contentDisposition(part.filename, fallbackName(part.index, part.contentType)));
     }),
   );
 

@@ -4,7 +4,7 @@
  * the attachments and the original .eml to download, and the offer of a certificate.
  */
 import type { Locale } from '../../i18n.js';
-import { safeFileName } from '../../../pickup/filename.js';
+import { fallbackName, safeFileName } from '../../../pickup/filename.js';
 import { fill, pickupMessages, PickupFrame, size, when } from './common.js';
 
 export interface MessageView {
@@ -32,14 +32,15 @@ export interface MessagePageProps {
 /** Attributes of the frame that shows the HTML body (also checked by the tests). */
 export const FRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
 
-export function attachmentName(a: { index: number; filename: string | undefined }): string {
-  return safeFileName(a.filename, `attachment-${a.index + 1}`);
+export function attachmentName(a: { index: number; filename: string | undefined; contentType: string }): string {
+  return safeFileName(a.filename, fallbackName(a.index, a.contentType));
 }
 
 export function MessagePage(p: MessagePageProps) {
   const m = pickupMessages(p.locale);
   const base = `/pickup/${p.token}`;
   const msg = p.message;
+  const emlName = safeFileName(msg.subject ? `${msg.subject}.eml` : undefined, 'message.eml');
   const files = msg.attachments.filter((a) => !a.inline);
   const images = msg.attachments.filter((a) => a.inline);
   const item = (a: MessageView['attachments'][number]) => (
@@ -104,7 +105,7 @@ export function MessagePage(p: MessagePageProps) {
           </>
         ) : null}
         <p>
-          <a class="button" href={`${base}/message.eml`} id="download-eml" download>
+          <a class="button" href={`${base}/message.eml`} id="download-eml" download={emlName}>
             {m.downloadEml}
           </a>
         </p>
