@@ -18,7 +18,8 @@
  * identity changes within 30.
  */
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import cluster from 'node:cluster';
+import { availableParallelism, userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, LOG_LEVELS, type Config } from './config/index.js';
 import { openDatabase, type Database } from './db/connection.js';
@@ -103,14 +104,30 @@ function waitForSignal(): Promise<void> {
   });
 }
 
+/** Worker processes for a configuration: FILTER_PROCESSES, or one per core with PostgreSQL ('auto'). */
+export function workerProcesses(config: Pick<Config, 'filterProcesses' | 'database'>): number {
+  if (config.filterProcesses !== 'auto') return config.filterProcesses;
+  return config.database.kind === 'postgres' ? Math.max(1, Math.min(64, availableParallelism())) : 1;
+}
+
+/**
+ * `smimegw worker`. With several processes (FILTER_PROCESSES, PostgreSQL only) this process is the
+ * cluster primary: it forks the workers (which share the listening port), restarts one that dies,
+ * and on SIGINT/SIGTERM lets each finish its messages in progress. A worker whose primary is gone
+ * (killed) exits at once: a message it had not answered is retried by the MTA.
+ */
 export async function runWorkerCommand(args: string[], io: MailCliIO, env: NodeJS.ProcessEnv, h: MailCliHelpers): Promise<void> {
   const { values, positionals } = parser(args, h)({ 'pass-through': { type: 'boolean' } });
   if (positionals.length) throw h.usage(`worker takes no arguments, got '${positionals.join(' ')}'`);
   const config = loadConfig(env);
   const min = LOG_LEVELS.indexOf(config.logLevel);
+  const tag = cluster.isWorker ? ` [${process.pid}]` : '';
   const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => {
-    if (LOG_LEVELS.indexOf(level) >= min) io.stderr(`smimegw ${level}: ${message}\n`);
+    if (LOG_LEVELS.indexOf(level) >= min) io.stderr(`smimegw ${level}${tag}: ${message}\n`);
   };
+  const n = workerProcesses(config);
+  if (cluster.isPrimary && n > 1) return runPrimary(n, log, h);
+
   const database = await openDatabase(config);
   let handle;
   try {
@@ -119,10 +136,52 @@ export async function runWorkerCommand(args: string[], io: MailCliIO, env: NodeJ
     await database.close().catch(() => {});
     throw new AppError('worker.start', (e as Error).message, { cause: e });
   }
+  let stopping = false;
+  if (cluster.isWorker) {
+    process.send?.({ ready: true });
+    process.on('disconnect', () => {
+      if (!stopping) process.exit(1); // the primary is gone (killed): stop at once, the MTA retries
+    });
+  }
   await (h.untilStopped ?? waitForSignal)();
+  stopping = true;
   log('info', 'filter worker stopping: finishing the messages in progress');
   await handle.close();
   await database.close().catch(() => {});
+  log('info', 'filter worker stopped');
+  if (cluster.isWorker) process.exit(0); // the IPC channel would keep a cluster worker alive
+}
+
+async function runPrimary(n: number, log: (level: 'info' | 'warn' | 'error', message: string) => void, h: MailCliHelpers): Promise<void> {
+  let stopping = false;
+  let ready = 0;
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('message', (m: unknown) => {
+      if ((m as { ready?: boolean }).ready && ++ready === n) log('info', `${n} filter worker processes running`);
+    });
+    return w;
+  };
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) return;
+    log('warn', `filter worker process ${w.process.pid} exited (${signal ?? code}); starting another`);
+    setTimeout(fork, 1000).unref();
+  });
+  for (let i = 0; i < n; i++) fork();
+  await (h.untilStopped ?? waitForSignal)();
+  stopping = true;
+  log('info', 'stopping the filter worker processes (each finishes its messages in progress)');
+  const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.isDead()) return resolve();
+          w.once('exit', () => resolve());
+          w.process.kill('SIGTERM');
+        }),
+    ),
+  );
   log('info', 'filter worker stopped');
 }
 

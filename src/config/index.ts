@@ -86,6 +86,8 @@ export interface Config {
   filterTimeoutSeconds: number;
   /** REINJECT_POOL_SIZE: pooled connections to REINJECT_SMTP_URL (keep below that smtpd's maxproc). */
   reinjectPoolSize: number;
+  /** FILTER_PROCESSES: worker processes of `smimegw worker`; 'auto' = one per core with PostgreSQL, 1 with PGlite. */
+  filterProcesses: number | 'auto';
   /** PICKUP_MASTER_KEY (32 bytes): wraps the per-message keys of secure pickup; undefined = secure pickup off. */
   pickupMasterKey: Uint8Array | undefined;
   /** True when pickupMasterKey is the embedded development default. */
@@ -117,6 +119,7 @@ export const CONFIG_DEFAULTS = {
   FILTER_MAX_CLIENTS: '100',
   FILTER_TIMEOUT: '300',
   REINJECT_POOL_SIZE: '10',
+  FILTER_PROCESSES: 'auto',
   PICKUP_EXPIRY_DAYS: '7',
   PICKUP_MODE: 'code',
   PICKUP_NOTICE_SUBJECT: 'show',
@@ -230,6 +233,11 @@ export function loadConfig(env: Env = process.env): Config {
   const filterMaxClients = wholeNumber('FILTER_MAX_CLIENTS', get('FILTER_MAX_CLIENTS') ?? CONFIG_DEFAULTS.FILTER_MAX_CLIENTS, 1, 10_000, problem);
   const filterTimeoutSeconds = wholeNumber('FILTER_TIMEOUT', get('FILTER_TIMEOUT') ?? CONFIG_DEFAULTS.FILTER_TIMEOUT, 5, 3600, problem);
   const reinjectPoolSize = wholeNumber('REINJECT_POOL_SIZE', get('REINJECT_POOL_SIZE') ?? CONFIG_DEFAULTS.REINJECT_POOL_SIZE, 1, 1000, problem);
+  const rawProcesses = get('FILTER_PROCESSES') ?? CONFIG_DEFAULTS.FILTER_PROCESSES;
+  const filterProcesses = rawProcesses.toLowerCase() === 'auto' ? 'auto' : wholeNumber('FILTER_PROCESSES', rawProcesses, 1, 64, problem);
+  if (typeof filterProcesses === 'number' && filterProcesses > 1 && database.kind === 'pglite') {
+    problem('FILTER_PROCESSES', `FILTER_PROCESSES=${rawProcesses} needs DATABASE_URL: the embedded database (PGlite) can be opened by one process only`);
+  }
 
   const rawPickupKey = get('PICKUP_MASTER_KEY');
   let pickupMasterKey: Uint8Array | undefined;
@@ -279,6 +287,7 @@ export function loadConfig(env: Env = process.env): Config {
     filterMaxClients,
     filterTimeoutSeconds,
     reinjectPoolSize,
+    filterProcesses,
     pickupMasterKey,
     pickupMasterKeyIsDevDefault,
     pickupExpiryDays,

@@ -20,6 +20,7 @@ import { isAppError } from '../shared/errors.js';
 import { CachedPolicies } from '../mail/policy.js';
 import { SigningIdentities } from '../mail/identities.js';
 import { MessageProcessor } from '../mail/processor.js';
+import { BatchedMessageLog } from '../mail/message-log.js';
 import { Reinjector } from '../mail/reinject.js';
 import { startWorker, type RunningWorker } from '../mail/worker.js';
 import { hashPassword, verifyPassword } from '../admin/password.js';
@@ -33,9 +34,19 @@ import type { PipelineOptions } from '../mail/pipeline.js';
 
 export type Log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
-/** The worker's view of the directory: the chosen certificate or null. */
-export function directoryPort(directory: Pick<Directory, 'find'>): RecipientDirectory {
-  return {
+/** How long the worker reuses a directory answer (the directory re-checks its version on every lookup). */
+export const DIRECTORY_ANSWER_TTL_MS = 1000;
+
+/**
+ * The worker's view of the directory: the chosen certificate or null. Answers are reused for up to
+ * `ttlMs` (so a revocation reaches the worker within that time, plus the directory's own caching),
+ * which spares the database a query per recipient under load.
+ */
+export function directoryPort(directory: Pick<Directory, 'find'>, options: { ttlMs?: number; now?: () => number } = {}): RecipientDirectory {
+  const ttl = options.ttlMs ?? 0;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { at: number; answer: Promise<Awaited<ReturnType<RecipientDirectory['lookup']>>> }>();
+  const port: RecipientDirectory = {
     async lookup(address) {
       let entry;
       try {
@@ -54,6 +65,19 @@ export function directoryPort(directory: Pick<Directory, 'find'>): RecipientDire
       };
     },
   };
+  if (ttl <= 0) return port;
+  return {
+    lookup(address) {
+      const t = now();
+      const hit = cache.get(address);
+      if (hit && t - hit.at < ttl) return hit.answer;
+      const answer = port.lookup(address);
+      cache.set(address, { at: t, answer });
+      answer.catch(() => cache.delete(address));
+      if (cache.size > 10_000) for (const [k, v] of cache) if (t - v.at >= ttl) cache.delete(k);
+      return answer;
+    },
+  };
 }
 
 export interface MailWorkerOptions {
@@ -65,6 +89,8 @@ export interface MailWorkerOptions {
   log: Log;
   /** Benchmark baseline: pass every message through unchanged (no lookups, no crypto). */
   passThrough?: boolean;
+  /** Called after each message (the benchmark's latency samples). */
+  onResult?: (r: { reply: { code: number }; size: number; ms: number; spooled: boolean }) => void;
 }
 
 export interface MailWorkerHandle {
@@ -84,14 +110,14 @@ export function pipelineOptions(config: Config): PipelineOptions {
 export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerHandle> {
   const { config, database, log } = o;
   const db = database.db;
-  const directory = directoryPort(o.directory ?? new Directory({ store: new DrizzleDirectoryStore(db), crlPolicy: config.directoryCrlPolicy }));
+  const directory = directoryPort(o.directory ?? new Directory({ store: new DrizzleDirectoryStore(db), crlPolicy: config.directoryCrlPolicy }), { ttlMs: DIRECTORY_ANSWER_TTL_MS });
   const policies = new CachedPolicies(new DrizzlePolicyStore(db));
   const identities = new SigningIdentities(new DrizzleIdentityStore(db), config.caKeyPassphrase);
   const reinject = new Reinjector({ url: config.reinjectSmtpUrl, poolSize: config.reinjectPoolSize });
   const fallback = o.fallback ?? (o.passThrough ? undefined : await createPickupService(config, database, { senderNotices: reinjectedNotices(reinject) }));
   const spoolDir = join(config.dataDir, 'spool');
   const popts = pipelineOptions(config);
-  const deps = { directory, policies, identities, reinject, log: new DrizzleMessageLog(db), ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
+  const deps = { directory, policies, identities, reinject, log: new BatchedMessageLog(new DrizzleMessageLog(db)), ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
   const processor = new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, ...(o.passThrough ? { passThrough: true } : {}) });
   let worker: RunningWorker;
   try {
@@ -107,7 +133,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
         rcptCheck: !o.passThrough,
         log: (level, message) => log(level, message),
       },
-      { rcptDeps: deps, pipelineOptions: popts },
+      { rcptDeps: deps, pipelineOptions: popts, ...(o.onResult ? { onResult: o.onResult } : {}) },
     );
   } catch (e) {
     reinject.close();

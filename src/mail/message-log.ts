@@ -65,3 +65,67 @@ export class MemoryMessageLog implements MessageLog {
     return [...this.entries.values()];
   }
 }
+
+/** A message-log store that can write several rows in one statement. */
+export interface BatchMessageLogStore {
+  beginMany(entries: MessageLogEntry[]): Promise<number[]>;
+  finishMany(rows: Array<{ id: number; entry: MessageLogEntry }>): Promise<void>;
+}
+
+/**
+ * Group commit for the message log: rows written while a write is in flight go together in the
+ * next statement (one round trip for many messages under load; no waiting when idle). Each caller
+ * still waits for its own row, and a failed statement fails every caller in it.
+ */
+export class BatchedMessageLog implements MessageLog {
+  private readonly begins = new Batcher<MessageLogEntry, number>((items) => this.store.beginMany(items));
+  private readonly finishes = new Batcher<{ id: number; entry: MessageLogEntry }, void>(async (items) => {
+    await this.store.finishMany(items);
+    return items.map(() => undefined);
+  });
+
+  constructor(private readonly store: BatchMessageLogStore) {}
+
+  begin(entry: MessageLogEntry): Promise<number> {
+    return this.begins.add(entry);
+  }
+
+  finish(id: number, entry: MessageLogEntry): Promise<void> {
+    return this.finishes.add({ id, entry });
+  }
+}
+
+/** At most one batch in flight; items arriving meanwhile form the next one (at most `max`). */
+export class Batcher<T, R> {
+  private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  private running = false;
+
+  constructor(
+    private readonly run: (items: T[]) => Promise<R[]>,
+    private readonly max = 500,
+  ) {}
+
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, this.max);
+        try {
+          const results = await this.run(batch.map((b) => b.item));
+          batch.forEach((b, i) => b.resolve(results[i]!));
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}

@@ -42,7 +42,7 @@ export interface ProcessorOptions extends PipelineOptions {
   timeoutMs?: number;
   /** Spilled (large) messages processed at the same time (each may be held in memory to sign). Default 2. */
   largeConcurrency?: number;
-  /** Pass-through mode (benchmark baseline): every recipient gets the message unchanged, no lookups. */
+  /** Pass-through mode (benchmark baseline): every recipient gets the message unchanged; no lookups, no crypto, no log row. */
   passThrough?: boolean;
 }
 
@@ -175,6 +175,7 @@ export class MessageProcessor {
   }
 
   private async writeLog(id: number | undefined, input: LogInput, err?: AppError): Promise<void> {
+    if (this.options.passThrough) return;
     try {
       if (id === undefined) await this.deps.log.begin(logEntry(input, err));
       else await this.deps.log.finish(id, logEntry(input, err));
@@ -189,10 +190,16 @@ export class MessageProcessor {
     input.plan = plan;
     if (plan.refusal) throw plan.refusal;
 
-    state.logId = await this.deps.log.begin(logEntry(input));
-    if (signal.aborted) throw new AppError('mail.timeout', 'Processing timed out', { kind: 'temporary' });
-
-    const results = await Promise.allSettled(plan.groups.map((g) => this.deliver(envelope, source, plan, g, signal, state)));
+    // The log row must be written before anything leaves (a database that is down stops the message
+    // here); the messages are rendered meanwhile, and re-injected once the row is in.
+    const logged = this.options.passThrough
+      ? Promise.resolve()
+      : this.deps.log.begin(logEntry(input)).then((id) => {
+          state.logId = id;
+        });
+    logged.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
+    const results = await Promise.allSettled(plan.groups.map((g) => this.deliver(envelope, source, plan, g, signal, state, logged)));
+    await logged; // a failed row fails the message even when no group got as far as waiting for it
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const delivered = results.map((r) => (r as PromiseFulfilledResult<{ size: number; responses: string[] }>).value);
@@ -206,11 +213,11 @@ export class MessageProcessor {
     };
     input.finishedAt = performance.now();
     input.reply = { code: 250, line: replyLine(reply) };
-    try {
-      await this.deps.log.finish(state.logId, logEntry(input));
-    } catch (e) {
-      // every message was accepted downstream: answering 451 now would only deliver it twice
-      this.warn(`message log row ${state.logId} not completed (${describe(e)}); the message was delivered`);
+    // Completing the row does not hold the reply back: every message was accepted downstream, and
+    // answering 451 for a log write would only deliver it twice. A failure is reported.
+    if (state.logId !== undefined) {
+      const id = state.logId;
+      this.deps.log.finish(id, logEntry(input)).catch((e: unknown) => this.warn(`message log row ${id} not completed (${describe(e)}); the message was delivered`));
     }
     return reply;
   }
@@ -222,11 +229,14 @@ export class MessageProcessor {
     group: GroupPlan,
     signal: AbortSignal,
     state: { spooled: boolean },
+    logged: Promise<void>,
   ): Promise<{ size: number; responses: string[] }> {
     const rendered = await renderGroup(source, plan, group, { clock: this.clock, ...(this.deps.fallback ? { fallback: this.deps.fallback } : {}) });
     const output = await materialise(rendered, source.spilled, this.options.spoolDir);
     if (source.spilled) state.spooled = true;
     try {
+      await logged;
+      if (signal.aborted) throw new AppError('mail.timeout', 'Processing timed out', { kind: 'temporary' });
       const encrypted = group.treatment === 'encrypt' || group.treatment === 'sign-encrypt';
       const r = await this.deps.reinject.send(
         {

@@ -97,7 +97,7 @@ function smtpError(code: number, enhanced: string, text: string): Error & { resp
 export async function startWorker(
   processor: MessageProcessor,
   options: WorkerOptions,
-  hooks: { onResult?: (r: ProcessResult & { size: number; reference: string | null }) => void; rcptDeps?: Parameters<typeof decideRecipient>[2]; pipelineOptions?: Parameters<typeof decideRecipient>[3] } = {},
+  hooks: { onResult?: (r: ProcessResult & { size: number; reference: string | null; ms: number }) => void; rcptDeps?: Parameters<typeof decideRecipient>[2]; pipelineOptions?: Parameters<typeof decideRecipient>[3] } = {},
 ): Promise<RunningWorker> {
   const log = options.log ?? (() => {});
 
@@ -145,6 +145,7 @@ export async function startWorker(
         });
     },
     onData(stream: SMTPServerDataStream, session, callback) {
+      const t0 = performance.now();
       const reference = (session.xForward?.get('IDENT') as string | undefined) || session.id;
       const envelope = envelopeOf(session);
       receiveMessage(stream, { spillThreshold: options.spillThreshold, spoolDir: options.spoolDir, maxSize: options.maxSize })
@@ -157,7 +158,7 @@ export async function startWorker(
           const source = received.source;
           try {
             const result = await processor.process(envelope, source, reference);
-            hooks.onResult?.({ ...result, size: received.size, reference });
+            hooks.onResult?.({ ...result, size: received.size, reference, ms: performance.now() - t0 });
             const r = result.reply;
             if (r.code < 300) return callback(null, `${r.enhanced} ${r.text}`);
             return callback(smtpError(r.code, r.enhanced, r.text));

@@ -25,6 +25,7 @@ describe('loadConfig: filter worker', () => {
     assert.equal(c.filterMaxClients, 100);
     assert.equal(c.filterTimeoutSeconds, 300);
     assert.equal(c.reinjectPoolSize, 10);
+    assert.equal(c.filterProcesses, 'auto');
     assert.ok(Object.isFrozen(c.internalDomains) && Object.isFrozen(c.filterSubjectTriggers));
   });
 
@@ -47,6 +48,16 @@ describe('loadConfig: filter worker', () => {
     assert.equal(c.reinjectPoolSize, 4);
     assert.equal(loadConfig({ FILTER_MAX_MESSAGE_SIZE: '1048576' }).filterMaxMessageSize, 1048576);
     assert.deepEqual(loadConfig({ FILTER_SUBJECT_TRIGGERS: 'none' }).filterSubjectTriggers, []);
+  });
+
+  it('FILTER_PROCESSES: auto, a number, and more than one only with PostgreSQL', () => {
+    assert.equal(loadConfig({ FILTER_PROCESSES: 'AUTO' }).filterProcesses, 'auto');
+    assert.equal(loadConfig({ FILTER_PROCESSES: '1' }).filterProcesses, 1);
+    assert.equal(loadConfig({ FILTER_PROCESSES: '4', DATABASE_URL: 'postgres://db.example/smimegw' }).filterProcesses, 4);
+    const [p] = problemsOf({ FILTER_PROCESSES: '2' });
+    assert.equal(p!.variable, 'FILTER_PROCESSES');
+    assert.match(p!.message, /FILTER_PROCESSES=2 needs DATABASE_URL: the embedded database \(PGlite\) can be opened by one process only/);
+    assert.match(problemsOf({ FILTER_PROCESSES: '0' })[0]!.message, /FILTER_PROCESSES must be a whole number from 1 to 64/);
   });
 
   it('names every bad value', () => {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/index.js';
 import { openDatabase } from '../../src/db/connection.js';
 import { DrizzleMessageLog } from '../../src/db/message-log.js';
+import { IN_PROGRESS_REPLY } from '../../src/mail/message-log.js';
 import { opensslCmsDecrypt } from '../helpers/clients.js';
 import { message, openMailFixture, rawSession, smtpSend, startSink, startTestWorker, until, type MailFixture, type Sink, type TestWorker } from './harness.js';
 
@@ -35,8 +36,14 @@ beforeEach(async () => {
 
 const basic = (to = 'bob@ext.test', subject = 'hello') => message({ From: 'alice@int.test', To: to, Subject: subject });
 
+/** The log rows, once none is still "in progress" (the row is completed right after the reply). */
 async function logRows() {
-  return f.messageLog.page({ limit: 1000 });
+  for (let i = 0; i < 100; i++) {
+    const rows = await f.messageLog.page({ limit: 1000 });
+    if (!rows.some((r) => r.smtpReply === IN_PROGRESS_REPLY)) return rows;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('a message log row stayed in progress');
 }
 
 describe('worker: delivery', () => {
