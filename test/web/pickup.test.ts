@@ -92,9 +92,9 @@ describe('secure pickup pages', () => {
     return app.request(`${BASE}${path}`, { method: o.method ?? (o.form ? 'POST' : 'GET'), headers, ...(body !== undefined ? { body } : {}) });
   }
 
-  async function deposit(s: PickupService = service, o: Parameters<typeof sampleMessage>[0] = {}) {
+  async function deposit(s: PickupService = service, o: Parameters<typeof sampleMessage>[0] = {}, recipient = 'bob@ext.test') {
     const m = sampleMessage(o);
-    const r = await s.deposit({ message: source(m.bytes), sender: 'taro@int.test', recipient: 'bob@ext.test', subject: '見積書の送付 (Q3)' });
+    const r = await s.deposit({ message: source(m.bytes), sender: 'taro@int.test', recipient, subject: '見積書の送付 (Q3)' });
     return { ...r, ...m };
   }
 
@@ -300,6 +300,33 @@ describe('secure pickup pages', () => {
     assert.equal(ok.status, 303);
     const page = await (await request(`/pickup/${r.token}`, { cookie: ok.headers.getSetCookie()[0]!.split(';')[0]! })).text();
     assert.ok(page.includes(SECRET_TEXT));
+  });
+
+  it('code brute force: a code locks after 5 wrong tries, the link after 10 (pages in both languages)', async () => {
+    const r = await deposit(service, {}, 'carol@ext.test');
+    const newChallenge = async () => /challenge=([0-9a-f-]{36})/.exec((await request(`/pickup/${r.token}/code`, { form: {} })).headers.get('location')!)![1]!;
+    const first = await newChallenge();
+    const wrong = (challenge: string, i: number, lang: 'en' | 'ja' = 'en') => request(`/pickup/${r.token}/verify`, { form: { challenge, code: `AAAA-AAAA-AAAA-AAAA-AAAA-AA${String(i).padStart(2, 'A')}` }, lang });
+    for (let i = 0; i < 4; i++) assert.equal((await wrong(first, i)).status, 403);
+    const fifth = await wrong(first, 4, 'ja');
+    assert.match(await fifth.text(), /誤ったコードが多すぎたため、このリクエストはロックされました/);
+    const sixth = await wrong(first, 5, 'en');
+    assert.match(await sixth.text(), /Too many wrong codes; this request is locked/);
+    // the right code of a locked challenge no longer opens anything
+    const lockedCode = CODE_RE.exec((await outbox.recent(50)).find((m) => m.text.includes(first))!.text)![1]!;
+    assert.equal((await request(`/pickup/${r.token}/verify`, { form: { challenge: first, code: lockedCode } })).status, 403);
+    const second = await newChallenge();
+    let last: Response | undefined;
+    for (let i = 0; i < 4; i++) last = await wrong(second, 10 + i);
+    assert.equal(last!.status, 403);
+    for (const [lang, text] of [['en', /This message is locked/], ['ja', /このメッセージはロックされています/]] as const) {
+      const res = await request(`/pickup/${r.token}`, { lang });
+      assert.equal(res.status, 403);
+      assert.match(await res.text(), text);
+    }
+    const p = (await service.find(r.token))!;
+    assert.ok(p.lockedAt);
+    assert.equal(p.failedAttempts, MAX_FAILED_ATTEMPTS);
   });
 
   it('"Get a certificate" starts an enrollment for the proven address without mailing a new code', async () => {
