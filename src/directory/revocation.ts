@@ -62,9 +62,17 @@ export function fetchCrlFetcher(options: { timeoutMs?: number; maxBytes?: number
   return {
     async fetch(url: string): Promise<Uint8Array> {
       if (!/^https?:\/\//i.test(url)) throw new AppError('crl.fetch_failed', `Not an http(s) CRL URL: ${url}`);
+      const get = () => fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow', headers: { accept: 'application/pkix-crl, */*' } });
       let res: Response;
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow', headers: { accept: 'application/pkix-crl, */*' } });
+        try {
+          res = await get();
+        } catch (first) {
+          // a pooled keep-alive connection the server closed meanwhile fails at once ("fetch failed"):
+          // one fresh attempt; timeouts are not retried
+          if ((first as Error).name === 'TimeoutError') throw first;
+          res = await get();
+        }
       } catch (e) {
         throw new AppError('crl.fetch_failed', `Cannot download the CRL ${url}: ${(e as Error).message}`, { kind: 'temporary', cause: e });
       }
