@@ -44,6 +44,21 @@ export interface NoticeContext {
   noticeFrom: string;
 }
 
+/** Text from the message (subject, names, addresses) made safe for a header line and for reading. */
+// eslint-disable-next-line no-control-regex
+const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
+
+/** The context with every value from the message on one line (an encoded-word may decode to CR LF). */
+function cleaned(c: NoticeContext): NoticeContext {
+  return {
+    ...c,
+    senderName: oneLine(c.senderName),
+    senderAddress: oneLine(c.senderAddress).replace(/[<>\s]/g, ''),
+    recipient: oneLine(c.recipient).replace(/[<>\s]/g, ''),
+    ...(c.subject !== undefined ? { subject: oneLine(c.subject) } : {}),
+  };
+}
+
 /** RFC 5322 date-time in UTC. */
 export function rfc5322Date(d: Date): string {
   const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -154,7 +169,8 @@ function recipientTexts(c: NoticeContext) {
 }
 
 /** The notice the recipient gets instead of the message. */
-export function recipientNotice(c: NoticeContext, original: HeaderField[]): Uint8Array {
+export function recipientNotice(context: NoticeContext, original: HeaderField[]): Uint8Array {
+  const c = cleaned(context);
   const { ja, en } = recipientTexts(c);
   const text = [
     ja.intro,
@@ -212,7 +228,8 @@ export function recipientNotice(c: NoticeContext, original: HeaderField[]): Uint
 // ------------------------------------------------------------------------------------------
 
 /** The notice the sender gets: the status page and, in the out-of-band mode, the password. */
-export function senderNotice(c: NoticeContext): Uint8Array {
+export function senderNotice(context: NoticeContext): Uint8Array {
+  const c = cleaned(context);
   const subj = c.subject !== undefined && c.subject !== '' ? c.subject : '(件名なし / no subject)';
   const ja = {
     intro: `${c.recipient} さんには S/MIME 証明書が登録されていないため、メッセージ「${subj}」は安全な受け取りリンクでお届けしました。`,

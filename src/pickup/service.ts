@@ -151,6 +151,33 @@ export class PickupService implements FallbackLinks {
       password ? this.deps.passwords.hash(normalizePassword(password)) : Promise.resolve(null),
     ]);
 
+    // Both notices first (nothing stored yet if the message makes them fail), then the content,
+    // then the sender's notice: any failure undoes the deposit and the worker answers 451.
+    let headers: HeaderField[] = [];
+    try {
+      headers = parseEntity(bytes, true).headers;
+    } catch {
+      /* a header the worker accepted but we cannot split: the notice gets minimal fields */
+    }
+    const ctx: NoticeContext = {
+      senderName: displayName(headerText(headers.find((h) => h.lname === 'from')), input.sender),
+      senderAddress: input.sender,
+      recipient: input.recipient,
+      subject: this.options.showSubject ? (input.subject ?? '') : undefined,
+      link: this.linkFor(token),
+      statusLink: this.statusLinkFor(senderToken),
+      expiresAt,
+      mode,
+      ...(password ? { password } : {}),
+      sizeBytes: bytes.length,
+      now,
+      host: new URL(this.options.publicUrl).hostname,
+      noticeFrom: this.options.noticeFrom,
+    };
+    const noticeMessage = recipientNotice(ctx, headers);
+    // the sender's notice carries the subject whatever the policy: it is the sender's own mail
+    const forSender = this.deps.senderNotices && input.sender.includes('@') ? senderNotice({ ...ctx, subject: input.subject ?? '' }) : undefined;
+
     await this.deps.blobs.put(blobKey, sealed.blob);
     try {
       await this.deps.store.insert({
@@ -173,42 +200,15 @@ export class PickupService implements FallbackLinks {
       await this.deps.blobs.delete(blobKey).catch(() => undefined);
       throw new AppError('pickup.store_failed', 'The message could not be stored for pickup', { kind: 'temporary', cause: e });
     }
-
-    let headers: HeaderField[] = [];
     try {
-      headers = parseEntity(bytes, true).headers;
-    } catch {
-      /* a header the worker accepted but we cannot split: the notice gets minimal fields */
-    }
-    const fromText = headerText(headers.find((h) => h.lname === 'from'));
-    const ctx: NoticeContext = {
-      senderName: displayName(fromText, input.sender),
-      senderAddress: input.sender,
-      recipient: input.recipient,
-      subject: this.options.showSubject ? (input.subject ?? '') : undefined,
-      link: this.linkFor(token),
-      statusLink: this.statusLinkFor(senderToken),
-      expiresAt,
-      mode,
-      ...(password ? { password } : {}),
-      sizeBytes: bytes.length,
-      now,
-      host: new URL(this.options.publicUrl).hostname,
-      noticeFrom: this.options.noticeFrom,
-    };
-    try {
-      if (this.deps.senderNotices && input.sender.includes('@')) {
-        // the sender's notice carries the subject whatever the policy: it is the sender's own mail
-        await this.deps.senderNotices.send(input.sender, senderNotice({ ...ctx, subject: input.subject ?? '' }));
-      }
+      if (forSender) await this.deps.senderNotices!.send(input.sender, forSender);
       await this.log(id, { action: 'created', verified: false, clientIp: null, detail: { size: bytes.length, mode } });
     } catch (e) {
-      // undo: the worker answers 451 and the MTA retries the whole message
       await this.deps.blobs.delete(blobKey).catch(() => undefined);
       await this.deps.store.remove(id).catch(() => undefined);
       throw e;
     }
-    return { noticeMessage: recipientNotice(ctx, headers), pickupId: id, token, senderToken, ...(password ? { password } : {}) };
+    return { noticeMessage, pickupId: id, token, senderToken, ...(password ? { password } : {}) };
   }
 
   // ----------------------------------------------------------------------------------------

@@ -119,3 +119,31 @@ ${b64(png)}
     assert.doesNotThrow(() => readMessage(enc(deep)));
   });
 });
+
+describe('notices', () => {
+  it('a subject or name that decodes to line breaks cannot add header fields, and the notice is 7-bit', async () => {
+    const { recipientNotice, senderNotice } = await import('../../src/pickup/notice.js');
+    const ctx = {
+      senderName: 'Eve\r\nBcc: victim@example.com',
+      senderAddress: 'eve@int.test',
+      recipient: 'bob@ext.test',
+      subject: 'Hello\r\nBcc: victim@example.com\r\n\r\nbody',
+      link: 'https://gw.example/pickup/x',
+      statusLink: 'https://gw.example/pickup/status/y',
+      expiresAt: new Date('2026-03-10T00:00:00Z'),
+      mode: 'code' as const,
+      sizeBytes: 1234,
+      now: new Date('2026-03-03T00:00:00Z'),
+      host: 'gw.example',
+      noticeFrom: 'smimegw <no-reply@gw.example>',
+    };
+    for (const bytes of [recipientNotice(ctx, []), senderNotice(ctx)]) {
+      const text = Buffer.from(bytes).toString('latin1');
+      const header = text.slice(0, text.indexOf('\r\n\r\n'));
+      assert.doesNotMatch(header, /^Bcc:/im);
+      assert.match(text, /^[\x00-\x7f]*$/);
+      const m = readMessage(bytes);
+      assert.match(m.subject ?? '', /Hello Bcc: victim@example\.com body/);
+    }
+  });
+});
