@@ -275,11 +275,12 @@ export class PickupService implements FallbackLinks {
     await enforceRateLimits(this.deps.limiter, [{ key: `pickup:verify:ip:${client.ip}`, limit: VERIFY_LIMIT_PER_CLIENT, windowMs: 3600_000, message: 'Too many checks from your network' }]);
   }
 
-  /** Counts a failure; throws the lock error when this one locked the pickup. */
-  private async failed(p: PickupRecord, client: Client, detail: Record<string, unknown>): Promise<void> {
+  /** Counts a failure; throws the lock error when this one locked the pickup. Returns the failures so far. */
+  private async failed(p: PickupRecord, client: Client, detail: Record<string, unknown>): Promise<number> {
     const r = await this.deps.store.addFailedAttempt(p.id, MAX_FAILED_ATTEMPTS, this.clock.now());
     await this.log(p.id, { action: 'verify_failed', verified: false, clientIp: client.ip ?? null, detail: { ...detail, failedAttempts: r.failedAttempts } });
     if (r.locked) throw new AppError('pickup.locked', 'Too many wrong codes or passwords: this message is locked. Ask the sender to unlock it', { kind: 'forbidden' });
+    return r.failedAttempts;
   }
 
   async verifyCode(p: PickupRecord, challengeId: string, code: string, client: Client = {}): Promise<PickupSession> {
@@ -308,8 +309,7 @@ export class PickupService implements FallbackLinks {
     const typed = typeof password === 'string' ? normalizePassword(password) : '';
     if (typed === '' || typed.length > 100) throw new AppError('pickup.bad_password', 'Enter the password the sender gave you', { detail: { field: 'password' } });
     if (!(await this.deps.passwords.verify(typed, p.passwordHash))) {
-      await this.failed(p, client, { reason: 'wrong_password' });
-      const left = Math.max(0, MAX_FAILED_ATTEMPTS - (p.failedAttempts + 1));
+      const left = Math.max(0, MAX_FAILED_ATTEMPTS - (await this.failed(p, client, { reason: 'wrong_password' })));
       throw new AppError('pickup.wrong_password', `That password is not right; ${left} ${left === 1 ? 'try' : 'tries'} left`, { kind: 'forbidden', detail: { attemptsLeft: left } });
     }
     return this.verified(p, 'password', client);
