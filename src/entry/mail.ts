@@ -150,6 +150,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
     async close() {
       await worker.close();
       reinject.close();
+      await processor.drain();
     },
   };
 }

@@ -129,6 +129,8 @@ export class MessageProcessor {
   private readonly clock: Clock;
   private readonly large: Semaphore;
   private readonly timeoutMs: number;
+  /** Log rows being completed after their reply (awaited by drain()). */
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: ProcessorDeps,
@@ -141,6 +143,11 @@ export class MessageProcessor {
 
   private warn(message: string): void {
     (this.deps.warn ?? ((m: string) => console.error(`smimegw warn: ${m}`)))(message);
+  }
+
+  /** Waits until the log rows of answered messages are completed (before closing the database). */
+  async drain(): Promise<void> {
+    while (this.finishing.size) await Promise.all([...this.finishing]);
   }
 
   /** Processes a received message; never rejects (every failure is a reply). Closes nothing: the caller owns `source`. */
@@ -217,7 +224,11 @@ export class MessageProcessor {
     // answering 451 for a log write would only deliver it twice. A failure is reported.
     if (state.logId !== undefined) {
       const id = state.logId;
-      this.deps.log.finish(id, logEntry(input)).catch((e: unknown) => this.warn(`message log row ${id} not completed (${describe(e)}); the message was delivered`));
+      const done = this.deps.log
+        .finish(id, logEntry(input))
+        .catch((e: unknown) => this.warn(`message log row ${id} not completed (${describe(e)}); the message was delivered`))
+        .finally(() => this.finishing.delete(done));
+      this.finishing.add(done);
     }
     return reply;
   }

@@ -245,6 +245,7 @@ export async function startTestWorker(
     async close() {
       await worker.close();
       reinjector.close();
+      await processor.drain();
       rmSync(spoolDir, { recursive: true, force: true });
     },
   };
