@@ -66,6 +66,9 @@ export class MemoryMessageLog implements MessageLog {
   }
 }
 
+/** How long completed rows wait to be written together (they are written after the reply anyway). */
+export const FINISH_LINGER_MS = 100;
+
 /** A message-log store that can write several rows in one statement. */
 export interface BatchMessageLogStore {
   beginMany(entries: MessageLogEntry[]): Promise<number[]>;
@@ -79,10 +82,15 @@ export interface BatchMessageLogStore {
  */
 export class BatchedMessageLog implements MessageLog {
   private readonly begins = new Batcher<MessageLogEntry, number>((items) => this.store.beginMany(items));
-  private readonly finishes = new Batcher<{ id: number; entry: MessageLogEntry }, void>(async (items) => {
-    await this.store.finishMany(items);
-    return items.map(() => undefined);
-  });
+  // completions are off the reply's path: they wait a little to go out in larger statements
+  private readonly finishes = new Batcher<{ id: number; entry: MessageLogEntry }, void>(
+    async (items) => {
+      await this.store.finishMany(items);
+      return items.map(() => undefined);
+    },
+    500,
+    FINISH_LINGER_MS,
+  );
 
   constructor(private readonly store: BatchMessageLogStore) {}
 
@@ -95,7 +103,10 @@ export class BatchedMessageLog implements MessageLog {
   }
 }
 
-/** At most one batch in flight; items arriving meanwhile form the next one (at most `max`). */
+/**
+ * At most one batch in flight; items arriving meanwhile form the next one (at most `max`). With
+ * `lingerMs`, a batch starts that long after its first item, to collect more.
+ */
 export class Batcher<T, R> {
   private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private running = false;
@@ -103,6 +114,7 @@ export class Batcher<T, R> {
   constructor(
     private readonly run: (items: T[]) => Promise<R[]>,
     private readonly max = 500,
+    private readonly lingerMs = 0,
   ) {}
 
   add(item: T): Promise<R> {
@@ -114,6 +126,7 @@ export class Batcher<T, R> {
 
   private async drain(): Promise<void> {
     this.running = true;
+    if (this.lingerMs > 0) await new Promise((r) => setTimeout(r, this.lingerMs));
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.max);
