@@ -34,6 +34,16 @@ beforeEach(async () => {
   await f.clearSigningIdentities();
 });
 
+/** A raw session from alice@int.test to bob@ext.test, after the 354 to DATA. */
+async function sessionAtData(port: number) {
+  const s = await rawSession(port);
+  for (const cmd of [undefined, 'EHLO client.test', 'MAIL FROM:<alice@int.test>', 'RCPT TO:<bob@ext.test>', 'DATA']) {
+    if (cmd) s.send(cmd);
+    await s.reply();
+  }
+  return s;
+}
+
 const basic = (to = 'bob@ext.test', subject = 'hello') => message({ From: 'alice@int.test', To: to, Subject: subject });
 
 /** The log rows, once none is still "in progress" (the row is completed right after the reply). */
@@ -277,16 +287,7 @@ describe('worker: bad input', () => {
   it('a client that stalls mid-DATA gets 421 after the client timeout; others are served meanwhile', { timeout: 30_000 }, async () => {
     const w2 = await startTestWorker(f, sink.url, { worker: { clientTimeoutMs: 1500 } });
     try {
-      const s = await rawSession(w2.port);
-      await s.reply();
-      s.send('EHLO client.test');
-      await s.reply();
-      s.send('MAIL FROM:<alice@int.test>');
-      await s.reply();
-      s.send('RCPT TO:<bob@ext.test>');
-      await s.reply();
-      s.send('DATA');
-      await s.reply();
+      const s = await sessionAtData(w2.port);
       s.write('From: alice@int.test\r\nTo: bob@ext.test\r\nSubject: stalled\r\n\r\nhalf a mess');
       const other = await smtpSend(w2.port, { from: 'alice@int.test', to: ['bob@ext.test'], raw: basic() });
       assert.ok(other.ok, other.response);
@@ -299,16 +300,7 @@ describe('worker: bad input', () => {
   });
 
   it('a client that drops mid-DATA: nothing delivered, no spool left, the worker keeps serving', { timeout: 30_000 }, async () => {
-    const s = await rawSession(w.port);
-    await s.reply();
-    s.send('EHLO client.test');
-    await s.reply();
-    s.send('MAIL FROM:<alice@int.test>');
-    await s.reply();
-    s.send('RCPT TO:<bob@ext.test>');
-    await s.reply();
-    s.send('DATA');
-    await s.reply();
+    const s = await sessionAtData(w.port);
     s.write('From: alice@int.test\r\nTo: bob@ext.test\r\nSubject: dropped\r\n\r\n');
     s.write(randomBytes(3 * 1024 * 1024).toString('base64')); // past the spill threshold: a spool file is open
     await new Promise((r) => setTimeout(r, 200));
