@@ -8,7 +8,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import type { Config } from '../config/index.js';
 import type { Certificate } from '../pki/certificate.js';
 import { AppError } from '../shared/errors.js';
-import { Authority } from '../ca/authority.js';
+import { Authority, type AuthorityOptions } from '../ca/authority.js';
 import { isRevocationReason, type RevokedEntry } from '../ca/crl.js';
 import type { AuthorityId, AuthorityRecord, CaStore, CrlRecord, IssuedRecord, NewAuthorityRecord, ReminderCandidate } from '../ca/store.js';
 import { isAuthorityId } from '../ca/store.js';
@@ -197,8 +197,9 @@ export class DrizzleCaStore implements CaStore {
 }
 
 /** The Authority over this database, configured from PUBLIC_URL, CA_VALIDITY_DAYS and NODE_ENV. */
-export function createAuthority(db: Db, config: Pick<Config, 'publicUrl' | 'caValidityDays' | 'nodeEnv'>): Authority {
+export function createAuthority(db: Db, config: Pick<Config, 'publicUrl' | 'caValidityDays' | 'nodeEnv'>, options: Pick<AuthorityOptions, 'signerFor'> = {}): Authority {
   return new Authority({
+    ...options,
     store: new DrizzleCaStore(db),
     audit: new DrizzleAuditLog(db),
     publicUrl: config.publicUrl,

@@ -245,15 +245,29 @@ export const rateLimits = pgTable('rate_limits', {
   count: integer('count').notNull(),
 });
 
-/** Mail the service sends itself (codes, reminders): kept in development for the local outbox page. */
-export const outbox = pgTable('outbox', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
-  to: text('to').notNull(),
-  subject: text('subject').notNull(),
-  text: text('text').notNull(),
-  html: text('html'),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-});
+/**
+ * Mail the service sends itself (codes, reminders) when it cannot send it directly: in development
+ * for the local outbox page, and from a Worker deployment (relay = true), whose rows a server
+ * process with NOTIFY_SMTP_URL sends (src/notify/relay.ts) and marks sent.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    to: text('to').notNull(),
+    subject: text('subject').notNull(),
+    text: text('text').notNull(),
+    html: text('html'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** To be sent by a relay (false: development outbox only). */
+    relay: boolean('relay').notNull().default(false),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    lastError: text('last_error'),
+  },
+  (t) => [index('outbox_relay_pending_idx').on(t.id).where(sql`${t.relay} and ${t.sentAt} is null`)],
+);
 
 /** A counter bumped on every directory change; processes compare it to drop cached lookups. */
 export const directoryVersion = pgTable('directory_version', {

@@ -23,12 +23,10 @@ import { MessageProcessor } from '../mail/processor.js';
 import { BatchedMessageLog } from '../mail/message-log.js';
 import { Reinjector } from '../mail/reinject.js';
 import { startWorker, type RunningWorker } from '../mail/worker.js';
-import { hashPassword, verifyPassword } from '../admin/password.js';
-import { DbBlobStore } from '../db/blob-store.js';
-import { DrizzlePickupStore } from '../db/pickup-store.js';
-import { derivePickupKeys } from '../pickup/crypto.js';
 import type { SenderNotices } from '../pickup/ports.js';
-import { PickupService, type PickupDeps } from '../pickup/service.js';
+import { OutboxRelay } from '../db/outbox.js';
+import { createSmtpNotifier } from '../notify/smtp.js';
+import { createPickupService, serviceMailFrom } from './web.js';
 import type { FallbackLinks, RecipientDirectory } from '../mail/ports.js';
 import type { PipelineOptions } from '../mail/pipeline.js';
 
@@ -114,7 +112,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   const policies = new CachedPolicies(new DrizzlePolicyStore(db));
   const identities = new SigningIdentities(new DrizzleIdentityStore(db), config.caKeyPassphrase);
   const reinject = new Reinjector({ url: config.reinjectSmtpUrl, poolSize: config.reinjectPoolSize });
-  const fallback = o.fallback ?? (o.passThrough ? undefined : await createPickupService(config, database, { senderNotices: reinjectedNotices(reinject) }));
+  const fallback = o.fallback ?? (o.passThrough ? undefined : await createPickupService(config, database.db, { senderNotices: reinjectedNotices(reinject) }));
   const spoolDir = join(config.dataDir, 'spool');
   const popts = pipelineOptions(config);
   const deps = { directory, policies, identities, reinject, log: new BatchedMessageLog(new DrizzleMessageLog(db)), ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
@@ -144,10 +142,13 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
     `filter worker ready on smtp://${formatListenAddress({ host: config.filterListen.host, port: worker.address.port })}, re-injecting to ${config.reinjectSmtpUrl.replace(/\/\/[^@/]*@/, '//')} (pool ${config.reinjectPoolSize})` +
       `${o.passThrough ? ' in PASS-THROUGH mode' : ''}; internal domains: ${config.internalDomains.join(', ') || 'none'}`,
   );
+  // The relay for mail that a Workers deployment of the web service queued (it has no SMTP).
+  const relay = config.notifySmtpUrl && !o.passThrough ? startOutboxRelay(db, config, log) : undefined;
   return {
     worker,
     processor,
     async close() {
+      relay?.stop();
       await worker.close();
       reinject.close();
       await processor.drain();
@@ -155,10 +156,31 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   };
 }
 
-/** From of the service's own notices: "smimegw <no-reply@host>" with PUBLIC_URL's host. */
-export function pickupNoticeFrom(publicUrl: string): string {
-  const host = new URL(publicUrl).hostname;
-  return `smimegw <no-reply@${/^[\d.]+$|:/.test(host) ? `[${host.replace(/^\[|\]$/g, '')}]` : host}>`;
+/** Every 5 s: sends the outbox rows marked for relay through NOTIFY_SMTP_URL. */
+export function startOutboxRelay(db: Database['db'], config: Config, log: Log, intervalMs = 5000): { stop(): void; runOnce(): Promise<void> } {
+  const notifier = createSmtpNotifier({ url: config.notifySmtpUrl!, from: serviceMailFrom(config.publicUrl) });
+  const relay = new OutboxRelay(db, notifier);
+  let running: Promise<void> | undefined;
+  const runOnce = (): Promise<void> =>
+    (running ??= relay
+      .runOnce()
+      .then(
+        (r) => {
+          if (r.sent) log('info', `notification relay: sent ${r.sent} queued mail(s)`);
+          if (r.failed) log('warn', `notification relay: ${r.failed} queued mail(s) failed, retried later`);
+        },
+        (e: unknown) => log('warn', `notification relay: ${String(e)}`),
+      )
+      .finally(() => (running = undefined)));
+  const timer = setInterval(() => void runOnce(), intervalMs);
+  timer.unref();
+  return {
+    runOnce,
+    stop() {
+      clearInterval(timer);
+      notifier.close();
+    },
+  };
 }
 
 /** The sender's pickup notices, re-injected like the worker's own output (null sender: no bounce loops). */
@@ -168,33 +190,4 @@ export function reinjectedNotices(reinject: Pick<Reinjector, 'send'>): SenderNot
       await reinject.send({ from: '', recipients: [{ address: to }] }, message);
     },
   };
-}
-
-/**
- * Secure pickup over the database (blobs in the `blobs` table), or undefined when PICKUP_MASTER_KEY
- * is not configured (production without one: the fallback is off). The worker passes the sender's
- * notice sink; the web service passes the mailbox proof, enrollment and the rate limiter.
- */
-export async function createPickupService(
-  config: Config,
-  database: Database,
-  extra: Pick<PickupDeps, 'senderNotices' | 'proof' | 'enrollment' | 'limiter' | 'clock'> = {},
-): Promise<PickupService | undefined> {
-  if (!config.pickupMasterKey) return undefined;
-  return new PickupService(
-    {
-      store: new DrizzlePickupStore(database.db),
-      blobs: new DbBlobStore(database.db),
-      keys: await derivePickupKeys(config.pickupMasterKey),
-      passwords: { hash: hashPassword, verify: verifyPassword },
-      ...extra,
-    },
-    {
-      publicUrl: config.publicUrl,
-      expiryDays: config.pickupExpiryDays,
-      mode: config.pickupMode,
-      showSubject: config.pickupNoticeSubject === 'show',
-      noticeFrom: pickupNoticeFrom(config.publicUrl),
-    },
-  );
 }

@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { SMTPServer } from 'smtp-server';
 import { buildClient } from '../../scripts/build-client.js';
 import { createSmtpNotifier } from '../../src/notify/smtp.js';
 import { decodeTransfer, getHeader, splitMessage } from '../../src/mime/index.js';
@@ -28,38 +27,16 @@ import { encryptMessage } from '../../src/smime/index.js';
 import { gpgsmDecrypt, nssDecrypt, opensslCmsDecrypt, requireTool } from '../helpers/clients.js';
 import { run, runOk } from '../helpers/exec.js';
 import { CODE_RE, createEnrollmentStack, type EnrollmentStack } from '../enrollment/stack.js';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-interface SinkMail {
-  to: string[];
-  text: string;
-}
-
-/** An SMTP server on 127.0.0.1 that keeps every message (text part decoded). */
-async function startSmtpSink(): Promise<{ port: number; mails: SinkMail[]; close(): Promise<void> }> {
-  const mails: SinkMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disableReverseLookup: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, done) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const msg = splitMessage(new Uint8Array(Buffer.concat(chunks)));
-        const cte = getHeader(msg.headers, 'content-transfer-encoding')?.value ?? '7bit';
-        const text = Buffer.from(decodeTransfer(cte, msg.body)).toString('utf8');
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address), text });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return { port, mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+/** The text part of a mail the sink kept, decoded. */
+function mailText(raw: Buffer): string {
+  const msg = splitMessage(new Uint8Array(raw));
+  const cte = getHeader(msg.headers, 'content-transfer-encoding')?.value ?? '7bit';
+  return Buffer.from(decodeTransfer(cte, msg.body)).toString('utf8');
 }
 
 async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
@@ -78,7 +55,7 @@ function pemToDer(pem: string): Buffer {
 
 describe('enrollment in a real browser (chromium)', { timeout: 300_000 }, () => {
   let stack: EnrollmentStack;
-  let sink: Awaited<ReturnType<typeof startSmtpSink>>;
+  let sink: SmtpSink;
   let server: Server;
   let base: string;
   let context: BrowserContext;
@@ -131,10 +108,11 @@ describe('enrollment in a real browser (chromium)', { timeout: 300_000 }, () => 
 
   async function codeFor(address: string): Promise<{ code: string; link: string; text: string }> {
     const mail = await waitFor(`the mail to ${address}`, () => [...sink.mails].reverse().find((m) => m.to.includes(address)));
-    const code = CODE_RE.exec(mail.text)?.[1];
-    const link = /(http:\/\/127\.0\.0\.1:\d+\/enroll\?challenge=[^\s]+)/.exec(mail.text)?.[1];
-    assert.ok(code && link, `code and link in:\n${mail.text}`);
-    return { code, link, text: mail.text };
+    const text = mailText(mail.raw);
+    const code = CODE_RE.exec(text)?.[1];
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/enroll\?challenge=[^\s]+)/.exec(text)?.[1];
+    assert.ok(code && link, `code and link in:\n${text}`);
+    return { code, link, text };
   }
 
   async function download(page: Page, selector: string, file: string): Promise<Buffer> {

@@ -28,7 +28,6 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { SMTPServer } from 'smtp-server';
 import { buildClient } from '../../scripts/build-client.js';
 import { Authority } from '../../src/ca/authority.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
@@ -42,7 +41,8 @@ import { DbRateLimiter } from '../../src/db/rate-limit.js';
 import { Directory } from '../../src/directory/directory.js';
 import { authorityIssuer } from '../../src/enrollment/ca-issuer.js';
 import { EnrollmentService } from '../../src/enrollment/service.js';
-import { createPickupService, startMailWorker, type MailWorkerHandle } from '../../src/entry/mail.js';
+import { startMailWorker, type MailWorkerHandle } from '../../src/entry/mail.js';
+import { createPickupService } from '../../src/entry/web.js';
 import { getHeader, splitMessage } from '../../src/mime/index.js';
 import { createSmtpNotifier } from '../../src/notify/smtp.js';
 import { readMessage } from '../../src/pickup/message.js';
@@ -52,6 +52,7 @@ import { opensslCmsDecrypt, requireTool } from '../helpers/clients.js';
 import { runOk } from '../helpers/exec.js';
 import { freePort, requirePostfixOrSkip, startPostfix, swaks, type PostfixInstance } from '../support/postfix.js';
 import { sampleMessage, SECRET_TEXT } from '../pickup/stack.js';
+import { startSmtpSink, type SinkMail, type SmtpSink } from '../support/smtp-sink.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -60,34 +61,6 @@ const SENDER = 'taro@int.test';
 const RECIPIENT = 'bob@ext.test';
 const ATTACHMENT_NAME = '../../etc/見積書\u0001 (最終版).bin';
 const SAFE_NAME = '見積書 (最終版).bin';
-
-interface SinkMail {
-  from: string;
-  to: string[];
-  raw: Buffer;
-}
-
-/** The final hop for ext.test and the service's own mail (NOTIFY_SMTP_URL): keeps every message. */
-async function startSink(): Promise<{ port: number; mails: SinkMail[]; close(): Promise<void> }> {
-  const mails: SinkMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disableReverseLookup: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    size: 60 * 1024 * 1024,
-    onData(stream, session, done) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.server.address() as AddressInfo).port, mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
 
 async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, onTick?: () => Promise<void>): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -111,7 +84,7 @@ function headerOf(raw: Buffer, name: string): string | undefined {
 
 describe('secure pickup through Postfix and chromium', { timeout: 600_000 }, () => {
   let work: string;
-  let sink: Awaited<ReturnType<typeof startSink>>;
+  let sink: SmtpSink;
   let postfix: PostfixInstance | undefined;
   let server: Server | undefined;
   let base: string;
@@ -129,7 +102,7 @@ describe('secure pickup through Postfix and chromium', { timeout: 600_000 }, () 
     const { postfixAvailable } = await import('../support/postfix.js');
     if (!postfixAvailable() || (typeof process.getuid === 'function' && process.getuid() !== 0)) return;
     work = await mkdtemp(join(tmpdir(), 'smimegw-e2e-pickup-'));
-    sink = await startSink();
+    sink = await startSmtpSink({ maxSize: 60 * 1024 * 1024 });
     let fetchApp: (req: Request, env: unknown) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
     server = serve({ fetch: (req, env) => fetchApp(req, env), hostname: '127.0.0.1', port: 0 }) as Server;
     await new Promise<void>((resolve) => (server!.listening ? resolve() : server!.once('listening', () => resolve())));
@@ -157,7 +130,7 @@ describe('secure pickup through Postfix and chromium', { timeout: 600_000 }, () 
     const proof = new MailboxProof({ store: new DbChallengeStore(db), limiter, notifier, publicUrl: config.publicUrl });
     const enrollment = new EnrollmentService({ proof, issuer: authorityIssuer(authority), audit, limiter });
     const directory = new Directory({ store: new DrizzleDirectoryStore(db), proof, audit, crlPolicy: config.directoryCrlPolicy });
-    const pickup = (await createPickupService(config, database, { proof, enrollment, limiter }))!;
+    const pickup = (await createPickupService(config, database.db, { proof, enrollment, limiter }))!;
     await new DrizzlePolicyStore(db).put('global', { fallbackLink: true }, 'e2e');
     const app = createApp({
       db: database,
