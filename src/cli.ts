@@ -48,6 +48,7 @@ Commands:
   directory lookup ADDRESS
   directory revoke ID|FINGERPRINT [--reason REASON]
   trust add FILE...  |  trust list  |  trust remove FINGERPRINT
+  db migrate   applies the database migrations (before deploying the web service to Workers)
   admin create --email ADDRESS [--role admin|auditor]   (prints a one-time initial password)
   worker       [--pass-through]        the content-filter worker alone (FILTER_LISTEN -> REINJECT_SMTP_URL)
   identity import FILE.p12 [--address ADDRESS|*@DOMAIN|*] [--p12-password-env VAR]
@@ -164,6 +165,18 @@ const commands: Record<string, Handler> = {
   async ca(args, io, env) {
     const { runCaCommand } = await import('./cli-ca.js');
     await runCaCommand(args, io, env, { usage: (m) => new UsageError(m), writeOut: (path, data) => writeOut(path, data, io) });
+  },
+  async db(args, io, env) {
+    const [sub, ...rest] = args;
+    if (sub !== 'migrate') throw new UsageError(`${sub ? `unknown subcommand '${sub}'` : 'a subcommand is required'} (migrate)`);
+    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+    const { loadConfig, redactUrl } = await import('./config/index.js');
+    const { openDatabase } = await import('./db/connection.js');
+    const config = loadConfig(env);
+    const database = await openDatabase(config); // applies the migrations in drizzle/, one process at a time
+    await database.close();
+    const where = config.database.kind === 'postgres' ? redactUrl(config.database.url) : config.database.dataDir;
+    io.stderr(`smimegw db: the schema in ${where} is up to date\n`);
   },
   async admin(args, io, env) {
     const { runAdminCommand } = await import('./cli-admin.js');

@@ -39,23 +39,20 @@ function toStored(r: CertRow): StoredCertificate {
 type RawClient = { query?: (text: string) => Promise<{ rows: Array<Record<string, unknown>> }> } & ((strings: TemplateStringsArray) => Promise<Array<Record<string, unknown>>>);
 
 export class DrizzleDirectoryStore implements DirectoryStore {
-  private readonly readVersion: () => Promise<number>;
+  constructor(private readonly db: Db) {}
 
-  constructor(private readonly db: Db) {
-    // The version is read on every lookup (cached ones included): straight through the driver,
-    // without the query builder, as it is the whole cost of a cached lookup.
-    const client = (db as unknown as { $client?: RawClient }).$client;
+  /**
+   * Read on every lookup (cached ones included): straight through the driver, without the query
+   * builder, as it is the whole cost of a cached lookup. The client is looked up on each call, since
+   * a request-scoped Db (Workers) stands for a different connection in every request.
+   */
+  async version(): Promise<number> {
+    const client = (this.db as unknown as { $client?: RawClient }).$client;
     if (client && typeof client.query === 'function') {
-      this.readVersion = async () => Number((await client.query!('select version from directory_version where id = 1')).rows[0]?.['version'] ?? 0);
-    } else if (typeof client === 'function') {
-      this.readVersion = async () => Number((await client`select version from directory_version where id = 1`)[0]?.['version'] ?? 0);
-    } else {
-      this.readVersion = () => readDirectoryVersion(db);
+      return Number((await client.query('select version from directory_version where id = 1')).rows[0]?.['version'] ?? 0);
     }
-  }
-
-  version(): Promise<number> {
-    return this.readVersion();
+    if (typeof client === 'function') return Number((await client`select version from directory_version where id = 1`)[0]?.['version'] ?? 0);
+    return readDirectoryVersion(this.db);
   }
 
   bumpVersion(): Promise<number> {

@@ -80,7 +80,7 @@ export function createApp(deps: AppDeps): Hono {
   if (deps.admin) app.route('/admin', adminRoutes({ ...deps.admin, publicUrl: deps.config.publicUrl, ...(deps.clientIp ? { clientIp: deps.clientIp } : {}) }));
   if (deps.outbox && devOutboxAllowed(deps.config)) app.route('/', devRoutes({ outbox: deps.outbox, config: deps.config }));
 
-  app.notFound((c) => c.json(new AppError('http.not_found', 'Not found', { kind: 'not_found' }).toJSON(), 404));
+  app.notFound((c) => c.json(new AppError('http.not_found', `Not found: nothing is served at ${c.req.method} ${c.req.path}; check the address`, { kind: 'not_found' }).toJSON(), 404));
 
   app.onError((err, c) => {
     const e = toAppError(err);

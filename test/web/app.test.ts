@@ -33,6 +33,6 @@ describe('web app', () => {
   it('answers unknown paths with a JSON 404', async () => {
     const res = await createApp({ db: fakeDb('pglite', true), config }).request('/nope');
     assert.equal(res.status, 404);
-    assert.deepEqual(await res.json(), { error: { code: 'http.not_found', message: 'Not found' } });
+    assert.deepEqual(await res.json(), { error: { code: 'http.not_found', message: 'Not found: nothing is served at GET /nope; check the address' } });
   });
 });

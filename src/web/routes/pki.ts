@@ -27,7 +27,7 @@ function der(c: Context, body: Uint8Array, type: string, maxAge: number): Respon
 function authorityId(file: string): 'root' | 'issuing' {
   const id = file.replace(/\.(crl|crt)$/, '');
   if (id === 'root' || id === 'issuing') return id;
-  throw new AppError('http.not_found', 'Not found', { kind: 'not_found' });
+  throw new AppError('http.not_found', `Not found: there is no CA '${id}'; the CAs are root and issuing (e.g. /crl/issuing.crl, /ca/root.crt)`, { kind: 'not_found' });
 }
 
 export function pkiRoutes(deps: { authority: PkiAuthority }): Hono {
