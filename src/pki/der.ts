@@ -25,14 +25,34 @@ export const TAG = {
 
 /** The identifier and length octets for a value of `length` bytes. */
 export function header(tag: number, length: number): Uint8Array {
-  if (length < 0x80) return Uint8Array.of(tag, length);
-  const bytes: number[] = [];
-  let n = length;
-  while (n > 0) {
-    bytes.unshift(n % 256);
-    n = Math.floor(n / 256);
+  const out = new Uint8Array(headerLength(length));
+  writeHeader(out, 0, tag, length);
+  return out;
+}
+
+/** How many bytes `header(tag, length)` takes (one identifier octet, definite length). */
+export function headerLength(length: number): number {
+  if (length < 0x80) return 2;
+  let n = 2;
+  for (let v = length; v >= 1; v = Math.floor(v / 256)) n++;
+  return n;
+}
+
+/** Writes `header(tag, length)` into `out` at `offset`; returns the offset after it. */
+export function writeHeader(out: Uint8Array, offset: number, tag: number, length: number): number {
+  out[offset++] = tag;
+  if (length < 0x80) {
+    out[offset++] = length;
+    return offset;
   }
-  return Uint8Array.of(tag, 0x80 | bytes.length, ...bytes);
+  const n = headerLength(length) - 2;
+  out[offset++] = 0x80 | n;
+  let v = length;
+  for (let i = offset + n - 1; i >= offset; i--) {
+    out[i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+  return offset + n;
 }
 
 export function tlv(tag: number, ...content: Uint8Array[]): Der {
@@ -48,9 +68,14 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** The elements of a SET OF in DER order (sorted by their encodings); a new array. */
+export function derOrder(items: readonly Der[]): Der[] {
+  return items.length < 2 ? [...items] : [...items].sort(compareBytes);
+}
+
 /** SET OF with DER ordering (elements sorted by their encodings). */
 export function setOf(...items: Der[]): Der {
-  return tlv(TAG.SET, ...[...items].sort(compareBytes));
+  return tlv(TAG.SET, ...derOrder(items));
 }
 
 /** Context-specific tag [n]; constructed for EXPLICIT tagging or IMPLICIT constructed types. */

@@ -11,7 +11,7 @@ import { AppError } from '../shared/errors.js';
 import { concat } from '../shared/bytes.js';
 import type { Certificate } from '../pki/certificate.js';
 import { OID } from '../pki/oids.js';
-import { algId, ctx, header, int, octets, oid, seq, setOf, bitString } from '../pki/der.js';
+import { TAG, algId, bitString, ctx, derOrder, headerLength, int, octets, oid, seq, writeHeader } from '../pki/der.js';
 import { oaepSha256Params } from '../pki/capabilities.js';
 import { parse } from '../pki/asn1.js';
 import { CONTENT_OID, type ContentAlgorithm, type KeyTransport } from './algorithms.js';
@@ -39,25 +39,46 @@ function publicKeyOf(cert: Certificate): KeyObject {
   return k;
 }
 
-function spkiKey(cert: Certificate) {
-  return { key: publicKeyOf(cert) };
+/**
+ * The parts of a KeyTransRecipientInfo that depend only on the certificate and the key transport
+ * (version, issuerAndSerialNumber, keyEncryptionAlgorithm), encoded once per Certificate object.
+ * Callers copy them into a new buffer; the cached bytes are never handed out.
+ */
+const ktriFixed = new WeakMap<Certificate, Partial<Record<'rsa-pkcs1' | 'rsa-oaep-sha256', Uint8Array>>>();
+
+function ktriFixedPart(cert: Certificate, transport: 'rsa-pkcs1' | 'rsa-oaep-sha256'): Uint8Array {
+  let byTransport = ktriFixed.get(cert);
+  if (!byTransport) {
+    byTransport = {};
+    ktriFixed.set(cert, byTransport);
+  }
+  let fixed = byTransport[transport];
+  if (!fixed) {
+    const alg = transport === 'rsa-oaep-sha256' ? algId(OID.rsaesOaep, oaepSha256Params()) : algId(OID.rsaEncryption, null);
+    fixed = concat([int(0), issuerAndSerial(cert), alg]);
+    byTransport[transport] = fixed;
+  }
+  return fixed;
 }
 
 function ktri(cert: Certificate, transport: 'rsa-pkcs1' | 'rsa-oaep-sha256', cek: Uint8Array): Uint8Array {
   if (cert.publicKey.kind !== 'rsa') throw new AppError('smime.algorithm_mismatch', `${transport} needs an RSA certificate`);
-  const oaep = transport === 'rsa-oaep-sha256';
   const encryptedKey = publicEncrypt(
-    oaep
-      ? { ...spkiKey(cert), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }
-      : { ...spkiKey(cert), padding: constants.RSA_PKCS1_PADDING },
+    transport === 'rsa-oaep-sha256'
+      ? { key: publicKeyOf(cert), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }
+      : { key: publicKeyOf(cert), padding: constants.RSA_PKCS1_PADDING },
     cek,
   );
-  return seq(
-    int(0),
-    issuerAndSerial(cert),
-    oaep ? algId(OID.rsaesOaep, oaepSha256Params()) : algId(OID.rsaEncryption, null),
-    octets(new Uint8Array(encryptedKey)),
-  );
+  // SEQUENCE { version, rid, keyEncryptionAlgorithm, OCTET STRING encryptedKey } in one buffer
+  const fixed = ktriFixedPart(cert, transport);
+  const octLen = headerLength(encryptedKey.length) + encryptedKey.length;
+  const bodyLen = fixed.length + octLen;
+  const out = new Uint8Array(headerLength(bodyLen) + bodyLen);
+  let o = writeHeader(out, 0, TAG.SEQUENCE, bodyLen);
+  out.set(fixed, o);
+  o = writeHeader(out, o + fixed.length, TAG.OCTET_STRING, encryptedKey.length);
+  out.set(encryptedKey, o);
+  return out;
 }
 
 const CURVE_NODE: Record<string, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
@@ -99,6 +120,15 @@ export function recipientInfo(r: EnvelopeRecipient, cek: Uint8Array): Uint8Array
   }
 }
 
+const DATA = oid(OID.data);
+const ENVELOPED_DATA = oid(OID.envelopedData);
+const AUTH_ENVELOPED_DATA = oid(OID.authEnvelopedData);
+const CONTENT_OID_DER: Record<ContentAlgorithm, Uint8Array> = {
+  'aes256-cbc': oid(CONTENT_OID['aes256-cbc']),
+  'aes128-cbc': oid(CONTENT_OID['aes128-cbc']),
+  'aes256-gcm': oid(CONTENT_OID['aes256-gcm']),
+};
+
 export interface EnvelopeStream {
   /** Total DER length (known up front). */
   size: number;
@@ -112,27 +142,58 @@ export interface EnvelopeStream {
 export function envelope(content: ByteSource, recipients: readonly EnvelopeRecipient[], algorithm: ContentAlgorithm): EnvelopeStream {
   if (recipients.length === 0) throw new AppError('smime.no_recipients', 'No recipient certificate given');
   const keyLen = algorithm === 'aes128-cbc' ? 16 : 32;
-  const cek = new Uint8Array(randomBytes(keyLen));
   const gcm = algorithm === 'aes256-gcm';
-  const iv = new Uint8Array(randomBytes(gcm ? 12 : 16));
-  const ris = recipients.map((r) => recipientInfo(r, cek));
+  const ivLen = gcm ? 12 : 16;
+  const keyAndIv = randomBytes(keyLen + ivLen);
+  const cek = keyAndIv.subarray(0, keyLen);
+  const iv = keyAndIv.subarray(keyLen);
+  const ris = derOrder(recipients.map((r) => recipientInfo(r, cek)));
   const allKtri = recipients.every((r) => r.keyTransport !== 'ecdh-sha256kdf');
-  const version = int(gcm ? 0 : allKtri ? 0 : 2);
-  const contentAlg = gcm ? algId(CONTENT_OID[algorithm], seq(octets(iv), int(16))) : algId(CONTENT_OID[algorithm], octets(iv));
+  const version = gcm ? 0 : allKtri ? 0 : 2;
+  const ctOid = gcm ? AUTH_ENVELOPED_DATA : ENVELOPED_DATA;
+  const algOid = CONTENT_OID_DER[algorithm];
   const ctLen = gcm ? content.size : (Math.floor(content.size / 16) + 1) * 16;
-  const ctHeader = header(0x80, ctLen);
-  const eciHead = concat([oid(OID.data), contentAlg, ctHeader]);
-  const eciLen = eciHead.length + ctLen;
-  const eciHeader = header(0x30, eciLen);
-  const risDer = setOf(...ris);
   const macLen = gcm ? 2 + 16 : 0;
-  const edLen = version.length + risDer.length + eciHeader.length + eciLen + macLen;
-  const edHeader = header(0x30, edLen);
-  const explicitHeader = header(0xa0, edHeader.length + edLen);
-  const ctOid = oid(gcm ? OID.authEnvelopedData : OID.envelopedData);
-  const ciLen = ctOid.length + explicitHeader.length + edHeader.length + edLen;
-  const prefix = concat([header(0x30, ciLen), ctOid, explicitHeader, edHeader, version, risDer, eciHeader, eciHead]);
-  const size = header(0x30, ciLen).length + ciLen;
+
+  // lengths, innermost first
+  const ivOctLen = 2 + ivLen;
+  const gcmParamsLen = ivOctLen + 3; // GCMParameters: OCTET STRING nonce, INTEGER 16
+  const algLen = algOid.length + (gcm ? 2 + gcmParamsLen : ivOctLen);
+  const eciLen = DATA.length + headerLength(algLen) + algLen + headerLength(ctLen) + ctLen;
+  let risLen = 0;
+  for (const ri of ris) risLen += ri.length;
+  const edLen = 3 + headerLength(risLen) + risLen + headerLength(eciLen) + eciLen + macLen;
+  const explicitLen = headerLength(edLen) + edLen;
+  const ciLen = ctOid.length + headerLength(explicitLen) + explicitLen;
+  const size = headerLength(ciLen) + ciLen;
+
+  // everything up to the ciphertext, written into one buffer
+  const prefix = new Uint8Array(size - ctLen - macLen);
+  let o = writeHeader(prefix, 0, TAG.SEQUENCE, ciLen);
+  prefix.set(ctOid, o);
+  o = writeHeader(prefix, o + ctOid.length, 0xa0, explicitLen);
+  o = writeHeader(prefix, o, TAG.SEQUENCE, edLen);
+  prefix.set([TAG.INTEGER, 1, version], o);
+  o = writeHeader(prefix, o + 3, TAG.SET, risLen);
+  for (const ri of ris) {
+    prefix.set(ri, o);
+    o += ri.length;
+  }
+  o = writeHeader(prefix, o, TAG.SEQUENCE, eciLen);
+  prefix.set(DATA, o);
+  o = writeHeader(prefix, o + DATA.length, TAG.SEQUENCE, algLen);
+  prefix.set(algOid, o);
+  o += algOid.length;
+  if (gcm) o = writeHeader(prefix, o, TAG.SEQUENCE, gcmParamsLen);
+  o = writeHeader(prefix, o, TAG.OCTET_STRING, ivLen);
+  prefix.set(iv, o);
+  o += ivLen;
+  if (gcm) {
+    prefix.set([TAG.INTEGER, 1, 16], o);
+    o += 3;
+  }
+  o = writeHeader(prefix, o, 0x80, ctLen);
+  if (o !== prefix.length) throw new AppError('smime.internal', `EnvelopedData prefix is ${o} bytes, computed ${prefix.length}`, { kind: 'internal' });
   const cipherName = algorithm === 'aes128-cbc' ? 'aes-128-cbc' : algorithm === 'aes256-cbc' ? 'aes-256-cbc' : 'aes-256-gcm';
 
   async function* run(): AsyncGenerator<Uint8Array> {

@@ -63,7 +63,7 @@ export function planEnvelopes(recipients: readonly EncryptRecipient[], options: 
 interface Prepared {
   /** Outer header fields to keep, CRLF-terminated. */
   outer: Uint8Array;
-  /** The inner entity as parts (content header fields, blank line, body), as the message wrote them. */
+  /** The inner entity as two parts: its content header fields with the blank line, and the body as the message wrote it. */
   inner: Uint8Array[];
   /** True when the message was written with bare LF line ends (a Unix tool, not SMTP). */
   lfOnly: boolean;
@@ -77,42 +77,63 @@ interface Prepared {
 function prepare(message: Uint8Array): Prepared {
   const split = splitMessage(message);
   const lfOnly = split.lineEnding === '\n';
-  const field = (f: HeaderField) => concat([lfOnly ? toCRLF(f.raw) : f.raw, CRLF]);
   const outer: Uint8Array[] = [];
   const inner: Uint8Array[] = [];
   for (const f of split.headers) {
-    if (isContentHeader(f.lname)) inner.push(field(f));
-    else if (!DROPPED.has(f.lname)) outer.push(field(f));
+    const raw = lfOnly ? toCRLF(f.raw) : f.raw;
+    if (isContentHeader(f.lname)) inner.push(raw);
+    else if (!DROPPED.has(f.lname)) outer.push(raw);
   }
-  return { outer: concat(outer), inner: [...inner, CRLF, split.body], lfOnly };
+  return { outer: fieldLines(outer, false), inner: [fieldLines(inner, true), split.body], lfOnly };
+}
+
+/** Header fields, each followed by CRLF, in one buffer; with `blankLine` the empty line ending a header too. */
+function fieldLines(fields: readonly Uint8Array[], blankLine: boolean): Uint8Array {
+  let n = blankLine ? 2 : 0;
+  for (const f of fields) n += f.length + 2;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const f of fields) {
+    out.set(f, o);
+    o += f.length;
+    out[o++] = 13;
+    out[o++] = 10;
+  }
+  if (blankLine) out.set(CRLF, o);
+  return out;
 }
 
 /** The entity to encrypt as-is: CRLF throughout when the message was LF-only. */
 function encryptableInner(p: Prepared): Uint8Array[] {
   if (!p.lfOnly) return p.inner;
-  const body = p.inner[p.inner.length - 1]!;
-  return [...p.inner.slice(0, -1), toCRLF(body)];
+  const [head, body] = p.inner;
+  return [head!, toCRLF(body!)];
 }
 
 function mimeHeaders(lines: string[]): Uint8Array {
   return utf8(lines.map((l) => l + '\r\n').join(''));
 }
 
-const ENVELOPED_HEADERS = (smimeType: string) =>
-  mimeHeaders([
-    'MIME-Version: 1.0',
-    `Content-Type: application/pkcs7-mime; smime-type=${smimeType}; name="smime.p7m"`,
-    'Content-Transfer-Encoding: base64',
-    'Content-Disposition: attachment; filename="smime.p7m"',
-    'Content-Description: S/MIME Encrypted Message',
+/** The MIME header fields of the encrypted message and the blank line before its body. */
+const envelopedHeaders = (smimeType: string) =>
+  concat([
+    mimeHeaders([
+      'MIME-Version: 1.0',
+      `Content-Type: application/pkcs7-mime; smime-type=${smimeType}; name="smime.p7m"`,
+      'Content-Transfer-Encoding: base64',
+      'Content-Disposition: attachment; filename="smime.p7m"',
+      'Content-Description: S/MIME Encrypted Message',
+    ]),
+    CRLF,
   ]);
+const ENVELOPED_HEAD = envelopedHeaders('enveloped-data');
+const AUTH_ENVELOPED_HEAD = envelopedHeaders('authEnveloped-data');
 
 /** Streams the complete encrypted RFC 5322 message for one group of recipients. */
 export async function* encryptPrepared(outer: Uint8Array, inner: ByteSource, group: EnvelopeGroup): AsyncGenerator<Uint8Array> {
   const recipients: EnvelopeRecipient[] = group.recipients.map((r) => ({ certificate: r.certificate, keyTransport: group.algorithms.keyTransport }));
   const env = envelope(inner, recipients, group.algorithms.content);
-  const smimeType = group.algorithms.content === 'aes256-gcm' ? 'authEnveloped-data' : 'enveloped-data';
-  yield concat([outer, ENVELOPED_HEADERS(smimeType), CRLF]);
+  yield concat([outer, group.algorithms.content === 'aes256-gcm' ? AUTH_ENVELOPED_HEAD : ENVELOPED_HEAD]);
   yield* base64Lines(env.chunks);
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { algId, header, int, oid, seq, setOf, time, octets } from '../../src/pki/der.js';
+import { algId, header, headerLength, writeHeader, int, oid, seq, setOf, time, octets } from '../../src/pki/der.js';
 import { parse, readOid, readInt, readTime, stringBytes, MAX_DEPTH } from '../../src/pki/asn1.js';
 import { toHex, fromHex } from '../../src/shared/bytes.js';
 import { AppError } from '../../src/shared/errors.js';
@@ -19,6 +19,27 @@ test('DER encoder: known answers', () => {
     ['GeneralizedTime after 2049', time(new Date(Date.UTC(2050, 0, 1, 0, 0, 0))), '180f32303530303130313030303030305a'],
   ];
   for (const [name, got, want] of cases) assert.equal(toHex(got), want, name);
+});
+
+test('DER headers: short and long form lengths, written in place at an offset', () => {
+  const cases: [number, string][] = [
+    [0, '0400'],
+    [127, '047f'],
+    [128, '048180'],
+    [255, '0481ff'],
+    [256, '04820100'],
+    [65_535, '0482ffff'],
+    [65_536, '0483010000'],
+    [26_214_400, '048401900000'],
+    [2 ** 32 + 5, '04850100000005'],
+  ];
+  for (const [length, want] of cases) {
+    assert.equal(toHex(header(0x04, length)), want, `length ${length}`);
+    assert.equal(headerLength(length), want.length / 2, `headerLength(${length})`);
+    const out = new Uint8Array(want.length / 2 + 3).fill(0xee);
+    assert.equal(writeHeader(out, 1, 0x04, length), 1 + want.length / 2);
+    assert.equal(toHex(out), 'ee' + want + 'eeee', `writeHeader(${length}) at offset 1`);
+  }
 });
 
 test('DER SET OF is sorted by encoding', () => {

@@ -14,10 +14,12 @@ import {
   type KeyTransport,
 } from '../../src/smime/index.js';
 import { OID } from '../../src/pki/oids.js';
+import { parse, readOid } from '../../src/pki/asn1.js';
+import { recipientInfo } from '../../src/smime/envelope.js';
 import { oaepSha256Params } from '../../src/pki/capabilities.js';
 import { AppError } from '../../src/shared/errors.js';
 import { fromUtf8, latin1, utf8 } from '../../src/shared/bytes.js';
-import { splitMessage } from '../../src/mime/index.js';
+import { splitMessage, decodeTransfer } from '../../src/mime/index.js';
 import type { Certificate } from '../../src/pki/certificate.js';
 
 let pki: TestPki;
@@ -135,6 +137,61 @@ test('one envelope for two recipients: each decrypts; a third cannot', async () 
     assert.deepEqual(Buffer.from(r.entity), Buffer.from(INNER));
   }
   await assert.rejects(decryptMessage(out, { key: dave.key, certificate: dave.certificate }), (e: unknown) => e instanceof AppError && e.code === 'smime.not_for_me');
+});
+
+/** The KeyTransRecipientInfos of an encrypted message: [issuer, serial, key encryption OID]. */
+function keyTransRecipients(eml: Uint8Array): { issuer: Uint8Array; serial: Uint8Array; alg: string; encryptedKey: Uint8Array }[] {
+  const split = splitMessage(eml);
+  const der = parse(decodeTransfer('base64', split.body));
+  const envelopedData = der.children[1]!.children[0]!;
+  return envelopedData.children[1]!.children.map((ktri) => ({
+    issuer: ktri.children[1]!.children[0]!.raw,
+    serial: ktri.children[1]!.children[1]!.raw,
+    alg: readOid(ktri.children[2]!.children[0]),
+    encryptedKey: ktri.children[3]!.value,
+  }));
+}
+
+test('recipient infos always name the certificate and key transport of this message (cached parts cannot leak between certificates)', async () => {
+  // alternate certificates and key transports so that a per-certificate cache returning another entry would show
+  const rounds: [Party, KeyTransport][] = [
+    [bob, 'rsa-pkcs1'],
+    [signer, 'rsa-pkcs1'],
+    [bob, 'rsa-oaep-sha256'],
+    [signer, 'rsa-oaep-sha256'],
+    [bob, 'rsa-pkcs1'],
+    [dave, 'rsa-pkcs1'],
+    [signer, 'rsa-pkcs1'],
+  ];
+  const seen = new Map<Party, Uint8Array>();
+  for (const [p, keyTransport] of rounds) {
+    const out = await encryptMessage(MESSAGE, [{ certificate: p.certificate, algorithms: { content: 'aes256-cbc', keyTransport } }]);
+    const [ri, ...more] = keyTransRecipients(out);
+    assert.equal(more.length, 0);
+    assert.deepEqual(Buffer.from(ri!.issuer), Buffer.from(p.certificate.issuerDer));
+    assert.deepEqual(Buffer.from(ri!.serial), Buffer.from(p.certificate.serialDer));
+    assert.equal(ri!.alg, keyTransport === 'rsa-pkcs1' ? OID.rsaEncryption : OID.rsaesOaep);
+    assert.equal(ri!.encryptedKey.length, 256);
+    const r = await decryptMessage(out, { key: p.key, certificate: p.certificate });
+    assert.deepEqual(Buffer.from(r.entity), Buffer.from(INNER));
+    for (const other of [bob, signer, dave].filter((o) => o !== p)) {
+      await assert.rejects(decryptMessage(out, { key: other.key, certificate: other.certificate }), (e: unknown) => e instanceof AppError && e.code === 'smime.not_for_me');
+    }
+    seen.set(p, ri!.serial);
+  }
+  assert.notDeepEqual(Buffer.from(seen.get(bob)!), Buffer.from(seen.get(signer)!));
+});
+
+test('a recipient info handed out and then changed does not change the next one', () => {
+  const cek = new Uint8Array(32).fill(7);
+  const first = recipientInfo({ certificate: bob.certificate, keyTransport: 'rsa-pkcs1' }, cek);
+  const fixedEnd = first.length - 256 - 4; // before OCTET STRING header (04 82 01 00) and the encrypted key
+  const fixed = Buffer.from(first.subarray(0, fixedEnd));
+  first.fill(0);
+  const second = recipientInfo({ certificate: bob.certificate, keyTransport: 'rsa-pkcs1' }, cek);
+  assert.deepEqual(Buffer.from(second.subarray(0, fixedEnd)), fixed);
+  // PKCS #1 v1.5 padding is random: even the same CEK encrypts to a different key each time
+  assert.notDeepEqual(Buffer.from(second.subarray(fixedEnd)), Buffer.from(recipientInfo({ certificate: bob.certificate, keyTransport: 'rsa-pkcs1' }, cek).subarray(fixedEnd)));
 });
 
 test('encrypt refuses recipients needing different algorithms in one message', async () => {
