@@ -11,7 +11,8 @@ import { fromBase64, toBase64 } from '../shared/bytes.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { CachedCrl, DirectoryStore, StoredCapabilities, StoredCertificate, TrustedRootRecord } from '../directory/ports.js';
 import type { Db } from './connection.js';
-import { bumpDirectoryVersion, insertCertificateRow, readDirectoryVersion } from './certificate-rows.js';
+import { bumpDirectoryVersion, insertCertificateRow } from './certificate-rows.js';
+import { rawQuery } from './raw.js';
 import { authorities, certificateAddresses, certificates, crlCache, mailboxChallenges, recipientCapabilities, settings, trustedRoots } from './schema.js';
 
 const INTERMEDIATE_PREFIX = 'directory.intermediate.';
@@ -35,23 +36,14 @@ function toStored(r: CertRow): StoredCertificate {
   return { ...r, der: r.der ?? new Uint8Array(0) };
 }
 
-/** The driver client under a drizzle handle: PGlite (query) or postgres-js (tagged template). */
-type RawClient = { query?: (text: string) => Promise<{ rows: Array<Record<string, unknown>> }> } & ((strings: TemplateStringsArray) => Promise<Array<Record<string, unknown>>>);
-
 export class DrizzleDirectoryStore implements DirectoryStore {
   private readonly readVersion: () => Promise<number>;
 
   constructor(private readonly db: Db) {
     // The version is read on every lookup (cached ones included): straight through the driver,
     // without the query builder, as it is the whole cost of a cached lookup.
-    const client = (db as unknown as { $client?: RawClient }).$client;
-    if (client && typeof client.query === 'function') {
-      this.readVersion = async () => Number((await client.query!('select version from directory_version where id = 1')).rows[0]?.['version'] ?? 0);
-    } else if (typeof client === 'function') {
-      this.readVersion = async () => Number((await client`select version from directory_version where id = 1`)[0]?.['version'] ?? 0);
-    } else {
-      this.readVersion = () => readDirectoryVersion(db);
-    }
+    const raw = rawQuery(db);
+    this.readVersion = async () => Number((await raw('select version from directory_version where id = 1'))[0]?.['version'] ?? 0);
   }
 
   version(): Promise<number> {
