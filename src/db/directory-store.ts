@@ -11,7 +11,8 @@ import { fromBase64, toBase64 } from '../shared/bytes.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { CachedCrl, DirectoryStore, StoredCapabilities, StoredCertificate, TrustedRootRecord } from '../directory/ports.js';
 import type { Db } from './connection.js';
-import { bumpDirectoryVersion, insertCertificateRow, readDirectoryVersion } from './certificate-rows.js';
+import { bumpDirectoryVersion, insertCertificateRow } from './certificate-rows.js';
+import { rawQuery, type RawQuery } from './raw.js';
 import { authorities, certificateAddresses, certificates, crlCache, mailboxChallenges, recipientCapabilities, settings, trustedRoots } from './schema.js';
 
 const INTERMEDIATE_PREFIX = 'directory.intermediate.';
@@ -35,24 +36,18 @@ function toStored(r: CertRow): StoredCertificate {
   return { ...r, der: r.der ?? new Uint8Array(0) };
 }
 
-/** The driver client under a drizzle handle: PGlite (query) or postgres-js (tagged template). */
-type RawClient = { query?: (text: string) => Promise<{ rows: Array<Record<string, unknown>> }> } & ((strings: TemplateStringsArray) => Promise<Array<Record<string, unknown>>>);
-
 export class DrizzleDirectoryStore implements DirectoryStore {
-  constructor(private readonly db: Db) {}
+  private readonly raw: RawQuery;
 
-  /**
-   * Read on every lookup (cached ones included): straight through the driver, without the query
-   * builder, as it is the whole cost of a cached lookup. The client is looked up on each call, since
-   * a request-scoped Db (Workers) stands for a different connection in every request.
-   */
+  constructor(private readonly db: Db) {
+    // The version is read on every lookup (cached ones included): straight through the driver,
+    // without the query builder, as it is the whole cost of a cached lookup. rawQuery looks the
+    // driver client up on each call (a request-scoped Db, as on Workers, changes it per request).
+    this.raw = rawQuery(db);
+  }
+
   async version(): Promise<number> {
-    const client = (this.db as unknown as { $client?: RawClient }).$client;
-    if (client && typeof client.query === 'function') {
-      return Number((await client.query('select version from directory_version where id = 1')).rows[0]?.['version'] ?? 0);
-    }
-    if (typeof client === 'function') return Number((await client`select version from directory_version where id = 1`)[0]?.['version'] ?? 0);
-    return readDirectoryVersion(this.db);
+    return Number((await this.raw('select version from directory_version where id = 1'))[0]?.['version'] ?? 0);
   }
 
   bumpVersion(): Promise<number> {

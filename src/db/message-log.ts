@@ -2,11 +2,12 @@
  * Drizzle implementation of the worker's MessageLog over the `message_log` table, and the reading
  * side for the CLI and the admin pages (newest first).
  */
-import { desc, eq, lt, sql } from 'drizzle-orm';
+import { desc, eq, lt } from 'drizzle-orm';
 import type { MessageLog, MessageLogEntry, MessageResult, RecipientLogEntry } from '../mail/ports.js';
 import type { BatchMessageLogStore } from '../mail/message-log.js';
 import type { Db } from './connection.js';
 import { messageLog } from './schema.js';
+import { rawQuery, type RawQuery } from './raw.js';
 
 export interface StoredMessageLogEntry extends MessageLogEntry {
   id: number;
@@ -26,8 +27,44 @@ function values(e: MessageLogEntry) {
   };
 }
 
+// The worker's batched writes: one fixed statement whatever the number of rows (the rows travel as
+// one JSON array parameter), so the server parses and plans it once per connection and the client
+// builds no SQL per row. Rows are inserted in array order (ids ascending in that order).
+const BEGIN_MANY = `insert into message_log (reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply)
+  select reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply
+  from rows from (jsonb_to_recordset($1::text::jsonb) as (reference text, sender text, recipients jsonb, size_in integer, size_out integer, duration_ms integer, result text, smtp_reply text))
+    with ordinality as v(reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply, n)
+  order by n
+  returning id`;
+const FINISH_MANY = `update message_log as m set
+    recipients = v.recipients, size_out = v.size_out, duration_ms = v.duration_ms,
+    result = v.result, smtp_reply = v.smtp_reply, reference = v.reference
+  from jsonb_to_recordset($1::text::jsonb) as v(id bigint, recipients jsonb, size_out integer, duration_ms integer, result text, smtp_reply text, reference text)
+  where m.id = v.id`;
+
+function rowJson(e: MessageLogEntry) {
+  return {
+    reference: e.reference,
+    sender: e.sender,
+    recipients: e.recipients,
+    size_in: e.sizeIn,
+    size_out: e.sizeOut,
+    duration_ms: e.durationMs,
+    result: e.result,
+    smtp_reply: e.smtpReply,
+  };
+}
+
 export class DrizzleMessageLog implements MessageLog, BatchMessageLogStore {
-  constructor(private readonly db: Db) {}
+  private readonly raw: RawQuery;
+
+  /** `query`: how the batched statements are sent (default: straight through the driver). */
+  constructor(
+    private readonly db: Db,
+    query?: RawQuery,
+  ) {
+    this.raw = query ?? rawQuery(db);
+  }
 
   async begin(entry: MessageLogEntry): Promise<number> {
     const [row] = await this.db.insert(messageLog).values(values(entry)).returning({ id: messageLog.id });
@@ -40,24 +77,16 @@ export class DrizzleMessageLog implements MessageLog, BatchMessageLogStore {
 
   async beginMany(entries: MessageLogEntry[]): Promise<number[]> {
     if (entries.length === 0) return [];
-    const rows = await this.db.insert(messageLog).values(entries.map(values)).returning({ id: messageLog.id });
-    // ids come from the sequence in VALUES order, so ascending ids are the entries' order
-    return rows.map((r) => r.id).sort((a, b) => a - b);
+    const rows = await this.raw(BEGIN_MANY, [JSON.stringify(entries.map(rowJson))]);
+    if (rows.length !== entries.length) throw new Error(`message log: ${rows.length} rows inserted for ${entries.length} entries`);
+    // ids come from the sequence in array order, so ascending ids are the entries' order
+    return rows.map((r) => Number(r['id'])).sort((a, b) => a - b);
   }
 
-  /** One UPDATE ... FROM (VALUES ...) for all rows. */
+  /** One UPDATE ... FROM for all rows. */
   async finishMany(rows: Array<{ id: number; entry: MessageLogEntry }>): Promise<void> {
     if (rows.length === 0) return;
-    if (rows.length === 1) return this.finish(rows[0]!.id, rows[0]!.entry);
-    const tuples = rows.map(({ id, entry: e }) =>
-      sql`(${id}::bigint, ${JSON.stringify(e.recipients)}::jsonb, ${e.sizeOut}::integer, ${e.durationMs}::integer, ${e.result}::text, ${e.smtpReply}::text, ${e.reference}::text)`,
-    );
-    await this.db.execute(sql`
-      update message_log as m set
-        recipients = v.recipients, size_out = v.size_out, duration_ms = v.duration_ms,
-        result = v.result, smtp_reply = v.smtp_reply, reference = v.reference
-      from (values ${sql.join(tuples, sql`, `)}) as v(id, recipients, size_out, duration_ms, result, smtp_reply, reference)
-      where m.id = v.id`);
+    await this.raw(FINISH_MANY, [JSON.stringify(rows.map(({ id, entry }) => ({ id, ...rowJson(entry) })))]);
   }
 
   /** Up to `limit` entries older than id `before` (newest first). */

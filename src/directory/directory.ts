@@ -209,6 +209,8 @@ export class Directory {
   private readonly audit: DirectoryAudit | undefined;
   private readonly versionMaxAgeMs: number;
   private versionSeen: { version: number; at: number } | undefined;
+  private versionInFlight: Promise<number> | undefined;
+  private versionQueued: Promise<number> | undefined;
   private trustCache: { version: number; trust: TrustStore } | undefined;
   private trustLoading: { version: number; promise: Promise<TrustStore> } | undefined;
 
@@ -238,7 +240,7 @@ export class Directory {
 
   /** Anchors (our root + admin roots) and CA certificates, reloaded when the directory version changes. */
   async trust(version?: number): Promise<TrustStore> {
-    const v = version ?? (await this.store.version());
+    const v = version ?? (await this.readVersion());
     if (this.trustCache?.version === v) return this.trustCache.trust;
     if (this.trustLoading?.version === v) return this.trustLoading.promise;
     const promise = this.loadTrust().then((trust) => {
@@ -301,9 +303,40 @@ export class Directory {
   private async currentVersion(now: number): Promise<number> {
     const seen = this.versionSeen;
     if (seen && this.versionMaxAgeMs > 0 && now - seen.at < this.versionMaxAgeMs) return seen.version;
-    const version = await this.store.version();
+    const version = await this.readVersion();
     if (this.versionMaxAgeMs > 0) this.versionSeen = { version, at: now };
     return version;
+  }
+
+  /**
+   * Reads the shared version, single-flight: a caller never gets a read that was sent before it
+   * asked (so it sees every change committed before it asked), but every caller arriving while a
+   * read is in flight shares the one read queued behind it. N concurrent lookups cost at most two
+   * queries, and no staleness is added.
+   */
+  private readVersion(): Promise<number> {
+    if (this.versionQueued) return this.versionQueued;
+    if (!this.versionInFlight) return this.startVersionRead();
+    const settled = this.versionInFlight.then(
+      () => undefined,
+      () => undefined,
+    );
+    const queued = settled.then(() => {
+      this.versionQueued = undefined;
+      return this.startVersionRead();
+    });
+    this.versionQueued = queued;
+    return queued;
+  }
+
+  private startVersionRead(): Promise<number> {
+    const read = this.store.version();
+    this.versionInFlight = read;
+    const done = () => {
+      if (this.versionInFlight === read) this.versionInFlight = undefined;
+    };
+    read.then(done, done);
+    return read;
   }
 
   /** The worker's question: the entry or null. */

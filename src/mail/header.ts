@@ -103,13 +103,26 @@ export interface TriggerMatch {
   subject: string;
 }
 
+const triggerPatterns = new Map<string, RegExp>();
+
+/** The pattern of one trigger (compiled once: the configured triggers are few). */
+function triggerPattern(trigger: string): RegExp {
+  let re = triggerPatterns.get(trigger);
+  if (!re) {
+    re = new RegExp(`[ \\t]*${trigger.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*`, 'giu');
+    if (triggerPatterns.size < 1000) triggerPatterns.set(trigger, re);
+  }
+  return re;
+}
+
 /** Finds and removes the trigger words in `subject` (case-insensitive). */
 export function removeTriggers(subject: string, triggers: readonly string[]): TriggerMatch {
   let out = subject;
   const found: string[] = [];
   for (const t of triggers) {
     if (!t) continue;
-    const re = new RegExp(`[ \\t]*${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*`, 'giu');
+    const re = triggerPattern(t);
+    re.lastIndex = 0;
     if (re.test(out)) {
       found.push(t);
       out = out.replace(re, (m, offset: number, whole: string) => (offset === 0 || offset + m.length === whole.length ? '' : ' '));

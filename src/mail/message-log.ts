@@ -104,8 +104,9 @@ export class BatchedMessageLog implements MessageLog {
 }
 
 /**
- * At most one batch in flight; items arriving meanwhile form the next one (at most `max`). With
- * `lingerMs`, a batch starts that long after its first item, to collect more.
+ * At most one batch in flight; items arriving meanwhile form the next one (at most `max`). A batch
+ * after a pause starts at the end of the current turn of the event loop (lingerMs 0) or that long
+ * after its first item, to collect more.
  */
 export class Batcher<T, R> {
   private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
@@ -126,7 +127,9 @@ export class Batcher<T, R> {
 
   private async drain(): Promise<void> {
     this.running = true;
-    if (this.lingerMs > 0) await new Promise((r) => setTimeout(r, this.lingerMs));
+    // rows added in the same turn of the event loop (messages whose data ended together) go in one
+    // statement; with lingerMs, rows added within that time
+    await new Promise((r) => (this.lingerMs > 0 ? setTimeout(r, this.lingerMs) : setImmediate(r)));
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0, this.max);

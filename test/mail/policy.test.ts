@@ -148,4 +148,14 @@ describe('subject triggers', () => {
       assert.equal(r.subject, rest);
     });
   }
+  it('gives the same answers when the cases are run again, in reverse order (the patterns are reused)', () => {
+    for (const [subject, found, rest] of [...cases].reverse()) {
+      const r = removeTriggers(subject, triggers);
+      assert.deepEqual(r.found.sort(), [...found].sort(), subject);
+      assert.equal(r.subject, rest, subject);
+    }
+    // a long subject with the trigger late, then a short one: nothing of the first match carries over
+    assert.deepEqual(removeTriggers(`${'x'.repeat(50)} [secure]`, triggers).found, ['[secure]']);
+    assert.deepEqual(removeTriggers('[secure] a', triggers), { found: ['[secure]'], subject: 'a' });
+  });
 });

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { asc, eq } from 'drizzle-orm';
 import { bigint, pgSchema, serial, text } from 'drizzle-orm/pg-core';
 import { DrizzleAuditLog } from '../../src/db/audit.js';
+import { DrizzleMessageLog } from '../../src/db/message-log.js';
+import { drizzleQuery } from '../../src/db/raw.js';
+import type { MessageLogEntry } from '../../src/mail/ports.js';
 import { MIGRATIONS_FOLDER, type Database } from '../../src/db/connection.js';
 import { auditLog, certificates, settings } from '../../src/db/schema.js';
 import { AppError } from '../../src/shared/errors.js';
@@ -208,4 +211,45 @@ export function databaseSuite(get: () => Database): void {
     const [row] = await db.select().from(settings).where(eq(settings.key, 'policy'));
     assert.deepEqual(row?.value, { encrypt: 'never' });
   });
+
+  for (const via of ['the driver', 'drizzle'] as const) {
+    it(`writes message-log rows in batches (through ${via}): ids in the entries' order, nulls, odd text and one-row batches kept exactly`, async () => {
+      const { db } = get();
+      const store = new DrizzleMessageLog(db, via === 'drizzle' ? drizzleQuery(db) : undefined);
+      const odd = `quote ' double " back \\ slash, tab \t, ünïcödé 日本, emoji \u{1F4E7}, $1 and %s`;
+      const entry = (i: number): MessageLogEntry => ({
+        reference: i === 1 ? null : `ref-${i}`,
+        sender: i === 2 ? '' : `s${i}@int.test`,
+        recipients: [{ address: `r${i}@ext.test`, outcome: 'encrypted', fingerprint: FP_A, algorithms: 'aes256-cbc|rsa', reason: `${odd} ${i}` }],
+        sizeIn: 100 + i,
+        sizeOut: null,
+        durationMs: null,
+        result: 'tempfail',
+        smtpReply: '451 4.3.0 in progress',
+      });
+      const entries = Array.from({ length: 7 }, (_, i) => entry(i));
+      const ids = await store.beginMany(entries);
+      const [single] = await store.beginMany([entry(7)]);
+      assert.equal(ids.length, 7);
+      assert.deepEqual([...ids].sort((a, b) => a - b), ids);
+      let rows = await store.page({ limit: 20 });
+      for (const [i, id] of [...ids, single!].entries()) {
+        const r = rows.find((x) => x.id === id)!;
+        const e = entry(i);
+        assert.deepEqual({ reference: r.reference, sender: r.sender, recipients: r.recipients, sizeIn: r.sizeIn, sizeOut: r.sizeOut, durationMs: r.durationMs, result: r.result, smtpReply: r.smtpReply }, e);
+      }
+      // completion: several rows in one statement, then a single one; a row not named stays as it was
+      const done = (i: number): MessageLogEntry => ({ ...entry(i), sizeOut: 2000 + i, durationMs: i, result: 'accepted', smtpReply: `250 2.6.0 Ok: ${odd} ${i}`, reference: `q-${i}` });
+      await store.finishMany(ids.slice(0, 5).map((id, i) => ({ id, entry: done(i) })));
+      await store.finishMany([{ id: single!, entry: done(7) }]);
+      rows = await store.page({ limit: 20 });
+      for (const [i, id] of [...ids, single!].entries()) {
+        const r = rows.find((x) => x.id === id)!;
+        const e = i < 5 || i === 7 ? done(i) : entry(i);
+        assert.deepEqual({ reference: r.reference, sender: r.sender, recipients: r.recipients, sizeIn: r.sizeIn, sizeOut: r.sizeOut, durationMs: r.durationMs, result: r.result, smtpReply: r.smtpReply }, e);
+      }
+      assert.deepEqual(await store.beginMany([]), []);
+      await store.finishMany([]);
+    });
+  }
 }
