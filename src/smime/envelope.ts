@@ -133,6 +133,11 @@ export interface EnvelopeStream {
   /** Total DER length (known up front). */
   size: number;
   chunks: AsyncGenerator<Uint8Array>;
+  /**
+   * The whole DER at once, as pieces in order, when the content source is synchronous (else
+   * undefined). Use either this or `chunks`, once: the content key is zeroed at the end.
+   */
+  whole(): Uint8Array[] | undefined;
 }
 
 /**
@@ -196,24 +201,57 @@ export function envelope(content: ByteSource, recipients: readonly EnvelopeRecip
   if (o !== prefix.length) throw new AppError('smime.internal', `EnvelopedData prefix is ${o} bytes, computed ${prefix.length}`, { kind: 'internal' });
   const cipherName = algorithm === 'aes128-cbc' ? 'aes-128-cbc' : algorithm === 'aes256-cbc' ? 'aes-256-cbc' : 'aes-256-gcm';
 
-  async function* run(): AsyncGenerator<Uint8Array> {
+  /** The cipher over the content: `update` appends its output to `out`, `final` the rest and zeroes the key. */
+  function encryptor() {
     const cipher = gcm ? createCipheriv('aes-256-gcm', cek, iv, { authTagLength: 16 }) : createCipheriv(cipherName, cek, iv);
-    yield prefix;
     let seen = 0;
-    for await (const chunk of content.chunks()) {
-      seen += chunk.length;
-      for (let i = 0; i < chunk.length; i += SLICE) {
-        const out = cipher.update(chunk.subarray(i, Math.min(chunk.length, i + SLICE)));
-        if (out.length) yield out;
-      }
-    }
-    if (seen !== content.size) {
-      throw new AppError('smime.size_mismatch', `content source produced ${seen} bytes, announced ${content.size}`, { kind: 'internal' });
-    }
-    const last = cipher.final();
-    if (last.length) yield last;
-    if (gcm) yield concat([Uint8Array.of(0x04, 16), new Uint8Array((cipher as CipherGCM).getAuthTag())]);
-    cek.fill(0);
+    return {
+      update(chunk: Uint8Array, out: Uint8Array[]): void {
+        seen += chunk.length;
+        for (let i = 0; i < chunk.length; i += SLICE) {
+          const c = cipher.update(chunk.subarray(i, Math.min(chunk.length, i + SLICE)));
+          if (c.length) out.push(c);
+        }
+      },
+      final(out: Uint8Array[]): void {
+        if (seen !== content.size) {
+          throw new AppError('smime.size_mismatch', `content source produced ${seen} bytes, announced ${content.size}`, { kind: 'internal' });
+        }
+        const last = cipher.final();
+        if (last.length) out.push(last);
+        if (gcm) out.push(concat([Uint8Array.of(0x04, 16), new Uint8Array((cipher as CipherGCM).getAuthTag())]));
+        cek.fill(0);
+      },
+    };
   }
-  return { size, chunks: run() };
+
+  // an asynchronous source that whole() declined is streamed by run() without asking for it again
+  let declined: AsyncIterable<Uint8Array> | undefined;
+
+  async function* run(): AsyncGenerator<Uint8Array> {
+    const e = encryptor();
+    yield prefix;
+    const out: Uint8Array[] = [];
+    for await (const chunk of declined ?? content.chunks()) {
+      e.update(chunk, out);
+      for (const c of out) yield c;
+      out.length = 0;
+    }
+    e.final(out);
+    for (const c of out) yield c;
+  }
+
+  function whole(): Uint8Array[] | undefined {
+    const chunks = content.chunks();
+    if (!(Symbol.iterator in chunks)) {
+      declined = chunks;
+      return undefined;
+    }
+    const e = encryptor();
+    const out: Uint8Array[] = [prefix];
+    for (const chunk of chunks) e.update(chunk, out);
+    e.final(out);
+    return out;
+  }
+  return { size, chunks: run(), whole };
 }

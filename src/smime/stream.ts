@@ -86,28 +86,65 @@ function linesOf(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Streams base64 lines (76 columns, CRLF, final CRLF) of the concatenated input chunks. */
-export async function* base64Lines(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const carry = new Uint8Array(LINE_BYTES);
-  let held = 0;
-  for await (const chunk of input) {
+/**
+ * Cuts a byte stream into runs of whole 57-byte lines for `encode`, holding a partial line across
+ * chunk boundaries (completed from the head of the next chunk instead of concatenating chunks).
+ * A run may be the internal carry buffer: `encode` must be done with it when it returns.
+ */
+class LineRuns {
+  private readonly carry = new Uint8Array(LINE_BYTES);
+  private held = 0;
+
+  constructor(private readonly encode: (run: Uint8Array) => void) {}
+
+  push(chunk: Uint8Array): void {
     let data = chunk;
-    if (held) {
-      // complete the held partial line from the head of this chunk instead of concatenating whole chunks
-      const take = Math.min(LINE_BYTES - held, data.length);
-      carry.set(data.subarray(0, take), held);
-      held += take;
+    if (this.held) {
+      const take = Math.min(LINE_BYTES - this.held, data.length);
+      this.carry.set(data.subarray(0, take), this.held);
+      this.held += take;
       data = data.subarray(take);
-      if (held < LINE_BYTES) continue;
-      yield linesOf(carry);
-      held = 0;
+      if (this.held < LINE_BYTES) return;
+      this.encode(this.carry);
+      this.held = 0;
     }
     const usable = data.length - (data.length % LINE_BYTES);
-    if (usable > 0) yield linesOf(data.subarray(0, usable));
+    if (usable > 0) this.encode(data.subarray(0, usable));
     if (usable < data.length) {
-      carry.set(data.subarray(usable));
-      held = data.length - usable;
+      this.carry.set(data.subarray(usable));
+      this.held = data.length - usable;
     }
   }
-  if (held) yield linesOf(carry.subarray(0, held));
+
+  /** Encodes the final partial line, if any. */
+  end(): void {
+    if (this.held) this.encode(this.carry.subarray(0, this.held));
+    this.held = 0;
+  }
+}
+
+/** Streams base64 lines (76 columns, CRLF, final CRLF) of the concatenated input chunks. */
+export async function* base64Lines(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const ready: Uint8Array[] = [];
+  const runs = new LineRuns((run) => ready.push(linesOf(run)));
+  for await (const chunk of input) {
+    runs.push(chunk);
+    for (const lines of ready) yield lines;
+    ready.length = 0;
+  }
+  runs.end();
+  if (ready.length) yield ready[0]!;
+}
+
+/**
+ * The base64 lines of the concatenated `parts` written into `out` at `o` (the synchronous
+ * counterpart of base64Lines, for output built in one buffer); returns the offset after them.
+ */
+export function writeLinesOfParts(out: Buffer, o: number, parts: Iterable<Uint8Array>): number {
+  const runs = new LineRuns((run) => {
+    o = writeLines(out, o, run);
+  });
+  for (const part of parts) runs.push(part);
+  runs.end();
+  return o;
 }

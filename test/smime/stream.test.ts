@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { base64Lines, collect } from '../../src/smime/stream.js';
+import { base64Lines, base64LinesLength, collect, writeLinesOfParts } from '../../src/smime/stream.js';
 
 function reference(data: Buffer): string {
   return (data.toString('base64').match(/.{1,76}/g) ?? []).map((l) => l + '\r\n').join('');
@@ -26,5 +26,18 @@ test('base64Lines: 76-column CRLF base64, identical whatever the chunking', asyn
       const out = Buffer.from(await collect(base64Lines(chunks))).toString('latin1');
       assert.equal(out, reference(data), `size ${size}, round ${round}`);
     }
+  }
+});
+
+test('writeLinesOfParts writes what base64Lines streams, at the given offset', async () => {
+  for (const sizes of [[], [0], [5], [57], [56, 1, 57], [300, 58_368, 7], [100_000, 3, 200_000], [1, 1, 1, 116_736]]) {
+    const parts = sizes.map((n) => randomBytes(n));
+    const all = Buffer.concat(parts);
+    const out = Buffer.alloc(3 + base64LinesLength(all.length) + 2, 0xee);
+    const end = writeLinesOfParts(out, 3, parts);
+    assert.equal(end, out.length - 2, `sizes ${sizes}`);
+    assert.equal(out.subarray(3, end).toString('latin1'), reference(all), `sizes ${sizes}`);
+    assert.equal(out.subarray(3, end).toString('latin1'), Buffer.from(await collect(base64Lines(parts))).toString('latin1'));
+    assert.deepEqual([...out.subarray(0, 3), ...out.subarray(end)], [0xee, 0xee, 0xee, 0xee, 0xee]);
   }
 });
