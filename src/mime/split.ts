@@ -56,6 +56,7 @@ export function parseEntity(msg: Uint8Array, allowMissingSeparator: boolean): Pa
   let fEnd = -1;
   let fColon = -1;
   let fNameEnd = -1;
+  let fFolded = false;
   let pos = 0;
   let lineNo = 0;
 
@@ -63,9 +64,17 @@ export function parseEntity(msg: Uint8Array, allowMissingSeparator: boolean): Pa
     if (fStart < 0) return;
     const raw = msg.subarray(fStart, fEnd);
     const name = latin1(msg.subarray(fStart, fNameEnd));
-    const value = latin1(msg.subarray(fColon + 1, fEnd))
-      .replace(/\r?\n/g, '')
-      .replace(/^[ \t]+/, '');
+    // the unfolded value without leading whitespace: skip blanks and line breaks before decoding,
+    // and remove line breaks only from folded fields
+    let v = fColon + 1;
+    for (;;) {
+      const c = msg[v];
+      if (v < fEnd && (c === 0x20 || c === 0x09 || c === LF)) v++;
+      else if (v + 1 < fEnd && c === CR && msg[v + 1] === LF) v += 2;
+      else break;
+    }
+    let value = latin1(msg.subarray(v, fEnd));
+    if (fFolded) value = value.replace(/\r?\n/g, '');
     headers.push({ name, lname: name.toLowerCase(), raw, value });
     fStart = -1;
   };
@@ -93,6 +102,7 @@ export function parseEntity(msg: Uint8Array, allowMissingSeparator: boolean): Pa
     if (first === 0x20 || first === 0x09) {
       if (fStart < 0) throw badHeader(lineNo, 'it starts with whitespace but continues no field');
       fEnd = contentEnd;
+      fFolded = true;
     } else {
       finishField();
       const colon = msg.indexOf(0x3a, pos);
@@ -107,6 +117,7 @@ export function parseEntity(msg: Uint8Array, allowMissingSeparator: boolean): Pa
       fEnd = contentEnd;
       fColon = colon;
       fNameEnd = nameEnd;
+      fFolded = false;
     }
     pos = next;
   }

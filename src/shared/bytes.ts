@@ -14,6 +14,10 @@ export function fromUtf8(b: Uint8Array): string {
 
 /** Latin-1 (byte-per-char) view of bytes; lossless for any byte sequence. */
 export function latin1(b: Uint8Array): string {
+  // ASCII (all of most header fields) decodes the same in UTF-8, natively and cheaper than apply
+  let i = 0;
+  while (i < b.length && b[i]! < 0x80) i++;
+  if (i === b.length) return decoder.decode(b);
   let s = '';
   const CHUNK = 0x8000;
   for (let i = 0; i < b.length; i += CHUNK) {

@@ -14,7 +14,7 @@ import type { SmimeCapability } from '../pki/capabilities.js';
 import { chooseAlgorithms, assertAlgorithmsFit, algorithmsKey, type ContentAlgorithm, type RecipientAlgorithms, type AlgorithmChoice } from './algorithms.js';
 import { assertEncryptionCertificate } from './recipient-check.js';
 import { envelope, type EnvelopeRecipient } from './envelope.js';
-import { base64Lines, collect, partsSource, type ByteSource } from './stream.js';
+import { base64Lines, base64LinesLength, collect, partsSource, writeLinesOfParts, type ByteSource } from './stream.js';
 import { buildSignedData, type SignerIdentity, type SignOptions } from './signed-data.js';
 import { decryptContentInfo, type DecryptIdentity, type DecryptedContent } from './decrypt.js';
 import { verifySignedData, type VerifyOptions, type VerifiedContent } from './verify-cms.js';
@@ -129,11 +129,29 @@ const envelopedHeaders = (smimeType: string) =>
 const ENVELOPED_HEAD = envelopedHeaders('enveloped-data');
 const AUTH_ENVELOPED_HEAD = envelopedHeaders('authEnveloped-data');
 
+/**
+ * Up to this many bytes of content (from a synchronous source) the encrypted message is built in
+ * one buffer (~1.4x the content) instead of being streamed through the async generators; larger or
+ * asynchronous content is streamed in slices, so memory stays bounded for 25 MB messages.
+ */
+export const WHOLE_MAX = 1024 * 1024;
+
 /** Streams the complete encrypted RFC 5322 message for one group of recipients. */
-export async function* encryptPrepared(outer: Uint8Array, inner: ByteSource, group: EnvelopeGroup): AsyncGenerator<Uint8Array> {
+export async function* encryptPrepared(outer: Uint8Array, inner: ByteSource, group: EnvelopeGroup, wholeMax = WHOLE_MAX): AsyncGenerator<Uint8Array> {
   const recipients: EnvelopeRecipient[] = group.recipients.map((r) => ({ certificate: r.certificate, keyTransport: group.algorithms.keyTransport }));
   const env = envelope(inner, recipients, group.algorithms.content);
-  yield concat([outer, group.algorithms.content === 'aes256-gcm' ? AUTH_ENVELOPED_HEAD : ENVELOPED_HEAD]);
+  const head = group.algorithms.content === 'aes256-gcm' ? AUTH_ENVELOPED_HEAD : ENVELOPED_HEAD;
+  const der = inner.size <= wholeMax ? env.whole() : undefined;
+  if (der) {
+    const out = Buffer.allocUnsafe(outer.length + head.length + base64LinesLength(env.size));
+    out.set(outer, 0);
+    out.set(head, outer.length);
+    const end = writeLinesOfParts(out, outer.length + head.length, der);
+    if (end !== out.length) throw new AppError('smime.internal', `encrypted message is ${end} bytes, computed ${out.length}`, { kind: 'internal' });
+    yield out;
+    return;
+  }
+  yield concat([outer, head]);
   yield* base64Lines(env.chunks);
 }
 

@@ -40,49 +40,111 @@ export async function collect(chunks: Iterable<Uint8Array> | AsyncIterable<Uint8
 
 const LINE = 76;
 const LINE_BYTES = 57;
+/**
+ * Input bytes per base64 string: 1,024 lines (77,824 characters). A string above ~128 K characters
+ * is allocated in V8's large-object space (a fresh mmap and page faults per call), which made one
+ * toString over a 100 KB chunk ~100x slower than over 57 KB (see docs/PERFORMANCE.md).
+ */
+const PIECE_BYTES = 1024 * LINE_BYTES;
+
+/** Output length of `n` input bytes as 76-column CRLF base64 lines. */
+export function base64LinesLength(n: number): number {
+  const b64 = Math.ceil(n / 3) * 4;
+  return b64 + Math.ceil(b64 / LINE) * 2;
+}
+
+/**
+ * Writes the base64 lines of `bytes` (a multiple of 57 bytes, except for the last call of a
+ * stream) into `out` at `o`; returns the offset after them.
+ */
+export function writeLines(out: Buffer, o: number, bytes: Uint8Array): number {
+  const src = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let p = 0; p < src.length; p += PIECE_BYTES) {
+    const b64 = src.toString('base64', p, Math.min(src.length, p + PIECE_BYTES));
+    const n = b64.length;
+    const lines = Math.ceil(n / LINE);
+    out.write(b64, o, n, 'latin1');
+    // spread the lines out in place, last first (a line only ever moves towards the end)
+    for (let k = lines - 1; k >= 0; k--) {
+      const from = o + k * LINE;
+      const end = k * LINE + LINE < n ? from + LINE : o + n;
+      const dst = o + k * (LINE + 2);
+      if (dst !== from) out.copyWithin(dst, from, end);
+      const e = dst + (end - from);
+      out[e] = 13;
+      out[e + 1] = 10;
+    }
+    o += n + lines * 2;
+  }
+  return o;
+}
 
 /** Base64 of `bytes` (a multiple of 57 bytes, except for the last call) as 76-column CRLF lines. */
 function linesOf(bytes: Uint8Array): Uint8Array {
-  const b64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-  const n = b64.length;
-  const lines = Math.ceil(n / LINE);
-  const out = Buffer.allocUnsafe(n + lines * 2);
-  out.write(b64, 0, n, 'latin1');
-  // spread the lines out in place, last first (a line only ever moves towards the end)
-  for (let k = lines - 1; k >= 0; k--) {
-    const src = k * LINE;
-    const end = src + LINE < n ? src + LINE : n;
-    const dst = k * (LINE + 2);
-    if (dst !== src) out.copyWithin(dst, src, end);
-    const e = dst + (end - src);
-    out[e] = 13;
-    out[e + 1] = 10;
-  }
+  const out = Buffer.allocUnsafe(base64LinesLength(bytes.length));
+  writeLines(out, 0, bytes);
   return out;
+}
+
+/**
+ * Cuts a byte stream into runs of whole 57-byte lines for `encode`, holding a partial line across
+ * chunk boundaries (completed from the head of the next chunk instead of concatenating chunks).
+ * A run may be the internal carry buffer: `encode` must be done with it when it returns.
+ */
+class LineRuns {
+  private readonly carry = new Uint8Array(LINE_BYTES);
+  private held = 0;
+
+  constructor(private readonly encode: (run: Uint8Array) => void) {}
+
+  push(chunk: Uint8Array): void {
+    let data = chunk;
+    if (this.held) {
+      const take = Math.min(LINE_BYTES - this.held, data.length);
+      this.carry.set(data.subarray(0, take), this.held);
+      this.held += take;
+      data = data.subarray(take);
+      if (this.held < LINE_BYTES) return;
+      this.encode(this.carry);
+      this.held = 0;
+    }
+    const usable = data.length - (data.length % LINE_BYTES);
+    if (usable > 0) this.encode(data.subarray(0, usable));
+    if (usable < data.length) {
+      this.carry.set(data.subarray(usable));
+      this.held = data.length - usable;
+    }
+  }
+
+  /** Encodes the final partial line, if any. */
+  end(): void {
+    if (this.held) this.encode(this.carry.subarray(0, this.held));
+    this.held = 0;
+  }
 }
 
 /** Streams base64 lines (76 columns, CRLF, final CRLF) of the concatenated input chunks. */
 export async function* base64Lines(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const carry = new Uint8Array(LINE_BYTES);
-  let held = 0;
+  const ready: Uint8Array[] = [];
+  const runs = new LineRuns((run) => ready.push(linesOf(run)));
   for await (const chunk of input) {
-    let data = chunk;
-    if (held) {
-      // complete the held partial line from the head of this chunk instead of concatenating whole chunks
-      const take = Math.min(LINE_BYTES - held, data.length);
-      carry.set(data.subarray(0, take), held);
-      held += take;
-      data = data.subarray(take);
-      if (held < LINE_BYTES) continue;
-      yield linesOf(carry);
-      held = 0;
-    }
-    const usable = data.length - (data.length % LINE_BYTES);
-    if (usable > 0) yield linesOf(data.subarray(0, usable));
-    if (usable < data.length) {
-      carry.set(data.subarray(usable));
-      held = data.length - usable;
-    }
+    runs.push(chunk);
+    for (const lines of ready) yield lines;
+    ready.length = 0;
   }
-  if (held) yield linesOf(carry.subarray(0, held));
+  runs.end();
+  if (ready.length) yield ready[0]!;
+}
+
+/**
+ * The base64 lines of the concatenated `parts` written into `out` at `o` (the synchronous
+ * counterpart of base64Lines, for output built in one buffer); returns the offset after them.
+ */
+export function writeLinesOfParts(out: Buffer, o: number, parts: Iterable<Uint8Array>): number {
+  const runs = new LineRuns((run) => {
+    o = writeLines(out, o, run);
+  });
+  for (const part of parts) runs.push(part);
+  runs.end();
+  return o;
 }

@@ -186,6 +186,33 @@ describe('splitMessage', () => {
   });
 });
 
+describe('header values: unfolding, leading whitespace, latin1', () => {
+  // reference: the value as RFC 5322 unfolding and the documented trimming define it
+  const unfold = (rawValue: string) => rawValue.replace(/\r?\n/g, '').replace(/^[ \t]+/, '');
+  const cases = [':x', ': x', ':\t x', ':', ': ', ':\r\n x', ': \r\n\t\r\n  x y', ':\n x', ': a\r\n b\r\n\tc', ': \r x', ': a\r\r\n b', ':\r\n \r\n '];
+  for (const c of cases) {
+    for (const eol of ['\r\n', '\n']) {
+      it(`X${JSON.stringify(c)} with ${JSON.stringify(eol)} line ends`, () => {
+        const field = 'X' + (eol === '\n' ? c.replace(/\r\n/g, '\n') : c);
+        const msg = Buffer.from(`${field}${eol}Y: z${eol}${eol}body`, 'latin1');
+        const h = splitMessage(msg).headers;
+        assert.equal(h.length, 2);
+        assert.equal(h[0]!.value, unfold(field.slice(2)));
+        assert.equal(h[1]!.value, 'z');
+      });
+    }
+  }
+  it('decodes every byte 0x80-0xff one-to-one', () => {
+    const high = Buffer.alloc(128);
+    for (let i = 0; i < 128; i++) high[i] = 0x80 + i;
+    const msg = Buffer.concat([Buffer.from('X-High: '), high, Buffer.from('\r\n\r\n')]);
+    const h = splitMessage(msg).headers[0]!;
+    assert.equal(h.value, high.toString('latin1'));
+    assert.equal(latin1(high), high.toString('latin1'));
+    assert.equal(latin1(high.subarray(5, 9)), high.subarray(5, 9).toString('latin1'));
+  });
+});
+
 describe('getHeader / getHeaders / isContentHeader', () => {
   const { headers } = splitMessage(b('Received: a\r\nreceived: b\r\nContent-Type: text/plain\r\n\r\n'));
   it('finds the first field by lower-case name', () => {
