@@ -255,11 +255,23 @@ export async function planMessage(input: { envelope: MailEnvelope; header: Messa
 /** A resulting message: in memory, or a stream to write to a spool file. */
 export type Rendered = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'stream'; size?: number; chunks: AsyncIterable<Uint8Array> };
 
-function joinSources(parts: ByteSource[]): ByteSource {
+/**
+ * The parts one after the other. Synchronous when every part is (a message held in memory), so the
+ * engine can build a small encrypted message in one buffer; asynchronous when any part is (spooled).
+ */
+export function joinSources(parts: ByteSource[]): ByteSource {
   return {
     size: parts.reduce((n, p) => n + p.size, 0),
-    async *chunks() {
-      for (const p of parts) yield* p.chunks();
+    chunks() {
+      const iterables = parts.map((p) => p.chunks());
+      if (iterables.every((it): it is Iterable<Uint8Array> => Symbol.iterator in it)) {
+        return (function* () {
+          for (const it of iterables) yield* it;
+        })();
+      }
+      return (async function* () {
+        for (const it of iterables) yield* it;
+      })();
     },
   };
 }

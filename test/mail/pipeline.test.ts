@@ -5,7 +5,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyseHeader } from '../../src/mail/header.js';
-import { planMessage, renderGroup, logEntryFor, type MailEnvelope, type MessagePlan, type Rendered } from '../../src/mail/pipeline.js';
+import { joinSources, planMessage, renderGroup, logEntryFor, type MailEnvelope, type MessagePlan, type Rendered } from '../../src/mail/pipeline.js';
 import { memorySource } from '../../src/mail/source.js';
 import { collect } from '../../src/smime/index.js';
 import { parse } from '../../src/pki/asn1.js';
@@ -333,5 +333,29 @@ describe('analyseHeader', () => {
       () => analyseHeader(utf8('From: a@b.test\r\nthis is not a header\r\n\r\nbody')),
       (e: unknown) => e instanceof Error && /Malformed message header: Header line 2 is not a header field \(no colon\)/.test(e.message) && (e as { smtp?: { code: number } }).smtp?.code === 554,
     );
+  });
+});
+
+describe('joinSources', () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  it('is synchronous when every part is (in-memory messages take the engine one-buffer path) and asynchronous otherwise, with the same bytes', async () => {
+    const a = { size: 3, chunks: () => [bytes('abc')] };
+    const b = { size: 4, chunks: () => [bytes('de'), bytes('fg')] };
+    const slow = {
+      size: 2,
+      async *chunks() {
+        yield bytes('hi');
+      },
+    };
+    const sync = joinSources([a, b]);
+    assert.equal(sync.size, 7);
+    const it = sync.chunks();
+    assert.ok(Symbol.iterator in it, 'a synchronous iterable');
+    assert.equal(Buffer.concat([...(it as Iterable<Uint8Array>)]).toString(), 'abcdefg');
+    const mixed = joinSources([a, slow, b]);
+    assert.equal(mixed.size, 9);
+    const ait = mixed.chunks();
+    assert.ok(!(Symbol.iterator in ait) && Symbol.asyncIterator in ait, 'asynchronous when a part is');
+    assert.equal(Buffer.from(await collect(ait)).toString(), 'abchidefg');
   });
 });
