@@ -10,7 +10,6 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -19,6 +18,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { redactUrl, type Config } from '../config/index.js';
 import { AppError } from '../shared/errors.js';
+import { pingDb } from './ping.js';
 import * as schema from './schema.js';
 
 /** A drizzle database over either driver. Code above the adapters uses only this type. */
@@ -83,7 +83,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   return {
     db,
     kind: 'pglite',
-    ping: () => ping(db),
+    ping: () => pingDb(db),
     async close() {
       if (closed) return;
       closed = true;
@@ -122,21 +122,13 @@ async function openPostgres(url: string): Promise<Database> {
   return {
     db,
     kind: 'postgres',
-    ping: () => ping(db),
+    ping: () => pingDb(db),
     async close() {
       if (closed) return;
       closed = true;
       await client.end({ timeout: 5 });
     },
   };
-}
-
-async function ping(db: Db): Promise<void> {
-  try {
-    await db.execute(sql`select 1`);
-  } catch (e) {
-    throw new AppError('db.unavailable', 'The database does not answer', { kind: 'temporary', cause: e });
-  }
 }
 
 function migrationFailed(e: unknown): AppError {

@@ -157,7 +157,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
 }
 
 /** Every 5 s: sends the outbox rows marked for relay through NOTIFY_SMTP_URL. */
-export function startOutboxRelay(db: Database['db'], config: Config, log: Log, intervalMs = 5000): { stop(): void; runOnce(): Promise<void> } {
+export function startOutboxRelay(db: Database['db'], config: Config, log: Log, intervalMs = 5000): { stop(): void } {
   const notifier = createSmtpNotifier({ url: config.notifySmtpUrl!, from: serviceMailFrom(config.publicUrl) });
   const relay = new OutboxRelay(db, notifier);
   let running: Promise<void> | undefined;
@@ -175,7 +175,6 @@ export function startOutboxRelay(db: Database['db'], config: Config, log: Log, i
   const timer = setInterval(() => void runOnce(), intervalMs);
   timer.unref();
   return {
-    runOnce,
     stop() {
       clearInterval(timer);
       notifier.close();

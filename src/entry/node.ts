@@ -102,23 +102,10 @@ async function main(): Promise<void> {
   if (!web.pickup) log('warn', 'PICKUP_MASTER_KEY is not set: secure pickup (the download-link fallback) is off');
   else if (config.pickupMasterKeyIsDevDefault) log('warn', 'PICKUP_MASTER_KEY is not set: messages waiting for pickup are protected by the development default key');
 
-  // Hourly: CRLs regenerated (they are also made on demand), renewal reminders 30 and 7 days before
-  // expiry (each sent once; a failed one is retried next hour), expired pickup content deleted.
-  const hourly = (): void => {
-    void web.jobs.refreshCrls().catch((e: unknown) => log('warn', `CRL refresh: ${String(e)}`));
-    void web.jobs
-      .sendReminders()
-      .then((r) => r.sent.length && log('info', `sent ${r.sent.length} renewal reminder(s)`))
-      .catch((e: unknown) => log('warn', `renewal reminders: ${String(e)}`));
-    void web.jobs
-      .purgePickups()
-      .then((n) => n > 0 && log('info', `secure pickup: deleted the content of ${n} expired or revoked message${n === 1 ? '' : 's'}`))
-      .catch((e: unknown) => log('warn', `secure pickup expiry: ${String(e)}`));
-  };
-  void web.jobs
-    .purgePickups()
-    .catch((e: unknown) => log('warn', `secure pickup expiry: ${String(e)}`));
-  const hourlyTimer = setInterval(hourly, 3_600_000);
+  // Hourly: CRLs, renewal reminders, expired pickup content (web.ts jobs, which log their outcome).
+  // Expired pickups also go at start.
+  void web.jobs.purgePickups();
+  const hourlyTimer = setInterval(() => void web.jobs.runAll(), 3_600_000);
   hourlyTimer.unref();
   const app = web.app;
   const server = serve(

@@ -10,7 +10,7 @@ import type { Context, Hono } from 'hono';
 import type { Config } from '../config/index.js';
 import { startAuthority, type DevCaFile, type StartAuthorityResult } from '../ca/bootstrap.js';
 import type { Authority } from '../ca/authority.js';
-import { sendRenewalReminders, type ReminderJobResult } from '../ca/reminders.js';
+import { sendRenewalReminders } from '../ca/reminders.js';
 import type { Signer } from '../ca/signer.js';
 import type { AuthorityRecord } from '../ca/store.js';
 import { DrizzleAuditLog } from '../db/audit.js';
@@ -68,12 +68,20 @@ export interface WebService {
   /** True when mail goes to the outbox table (no notifier given). */
   outbox: boolean;
   pickup: PickupService | undefined;
-  /** Periodic jobs; each is safe to run at any time and as often as wanted (hourly is the design). */
+  /**
+   * The periodic jobs (hourly by design; each is safe to run at any time). Each logs its outcome
+   * and resolves to whether it succeeded; it never rejects. The runtime schedules them: timers on
+   * Node, the Cron Trigger on Workers.
+   */
   jobs: {
-    refreshCrls(): Promise<void>;
-    sendReminders(): Promise<ReminderJobResult>;
-    /** Deletes the content of expired and revoked pickups; resolves to how many. */
-    purgePickups(): Promise<number>;
+    /** Re-signs CRLs before they go stale (they are also made on demand). */
+    refreshCrls(): Promise<boolean>;
+    /** Renewal reminders 30 and 7 days before expiry (each sent once; a failed one is retried next run). */
+    sendReminders(): Promise<boolean>;
+    /** Deletes the content of expired and revoked pickups. */
+    purgePickups(): Promise<boolean>;
+    /** All three side by side; false when any failed. */
+    runAll(): Promise<boolean>;
   };
 }
 
@@ -160,6 +168,25 @@ export async function composeWebService(o: WebServiceOptions): Promise<WebServic
     clientIp: o.clientIp,
   });
 
+  const jobs: WebService['jobs'] = {
+    refreshCrls: () => logged(log, 'CRL refresh', () => authority.refreshCrls(), () => undefined),
+    sendReminders: () =>
+      logged(
+        log,
+        'renewal reminders',
+        () => sendRenewalReminders({ authority, notifier, publicUrl: config.publicUrl, onError: (r, e) => log('warn', `renewal reminder to ${r.email}: ${String(e)}`) }),
+        (r) => (r.sent.length ? `sent ${r.sent.length} renewal reminder(s)` : undefined),
+      ),
+    purgePickups: () =>
+      logged(
+        log,
+        'secure pickup expiry',
+        async () => (pickup ? pickup.purge() : 0),
+        (n) => (n > 0 ? `secure pickup: deleted the content of ${n} expired or revoked message${n === 1 ? '' : 's'}` : undefined),
+      ),
+    runAll: async () => (await Promise.all([jobs.refreshCrls(), jobs.sendReminders(), jobs.purgePickups()])).every(Boolean),
+  };
+
   return {
     app,
     authority,
@@ -167,11 +194,18 @@ export async function composeWebService(o: WebServiceOptions): Promise<WebServic
     ca,
     outbox: outbox !== undefined,
     pickup,
-    jobs: {
-      refreshCrls: () => authority.refreshCrls(),
-      sendReminders: () =>
-        sendRenewalReminders({ authority, notifier, publicUrl: config.publicUrl, onError: (r, e) => log('warn', `renewal reminder to ${r.email}: ${String(e)}`) }),
-      purgePickups: async () => (pickup ? pickup.purge() : 0),
-    },
+    jobs,
   };
+}
+
+/** Runs `job`, logs what it did or why it failed, resolves to whether it succeeded. */
+async function logged<T>(log: Log, what: string, job: () => Promise<T>, done: (r: T) => string | undefined): Promise<boolean> {
+  try {
+    const message = done(await job());
+    if (message) log('info', message);
+    return true;
+  } catch (e) {
+    log('warn', `${what}: ${String(e)}`);
+    return false;
+  }
 }

@@ -17,13 +17,13 @@
  * port (AuthorityOptions.signerFor) is where a remote signer would plug in instead.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import clientAssets from 'smimegw-client-assets';
 import { loadConfig, redactUrl, type Config, type Env as ConfigEnv } from '../config/index.js';
 import type { Db } from '../db/connection.js';
 import { OutboxNotifier } from '../db/outbox.js';
+import { pingDb } from '../db/ping.js';
 import { requestScopedDb } from '../db/request-scoped.js';
 import * as schema from '../db/schema.js';
 import { AppError, isAppError } from '../shared/errors.js';
@@ -62,11 +62,11 @@ export function workerConfig(env: WorkerEnv): Config {
 const scope = new AsyncLocalStorage<Db>();
 const scopedDb = requestScopedDb({ current: () => scope.getStore() });
 
-function connect(config: Config): { db: Db; close(): Promise<void> } {
+function connect(config: Config): { db: Db; where: string; close(): Promise<void> } {
   if (config.database.kind !== 'postgres') throw new AppError('config.invalid', 'The Worker needs DATABASE_URL or a Hyperdrive binding', { kind: 'internal' });
   // fetch_types off: no custom array types in the schema, and it saves a round trip per connection.
   const client = postgres(config.database.url, { max: 5, fetch_types: false, connect_timeout: 10, onnotice: () => {} });
-  return { db: drizzle({ client, schema }) as unknown as Db, close: () => client.end({ timeout: 5 }) };
+  return { db: drizzle({ client, schema }) as unknown as Db, where: redactUrl(config.database.url), close: () => client.end({ timeout: 5 }) };
 }
 
 let cached: { env: WorkerEnv; service: Promise<WebService> } | undefined;
@@ -76,17 +76,7 @@ function serviceFor(env: WorkerEnv, config: Config): Promise<WebService> {
   if (cached?.env === env) return cached.service;
   const service = composeWebService({
     config,
-    database: {
-      db: scopedDb,
-      kind: 'postgres',
-      async ping() {
-        try {
-          await scopedDb.execute(sql`select 1`);
-        } catch (e) {
-          throw new AppError('db.unavailable', 'The database does not answer', { kind: 'temporary', cause: e });
-        }
-      },
-    },
+    database: { db: scopedDb, kind: 'postgres', ping: () => pingDb(scopedDb) },
     // No SMTP on Workers: mail is queued for a server's relay (and shown on /dev/outbox outside production).
     notifier: new OutboxNotifier(scopedDb, { relay: true }),
     assets: clientAssets,
@@ -104,7 +94,7 @@ function serviceFor(env: WorkerEnv, config: Config): Promise<WebService> {
 function unavailable(e: unknown): Response {
   const err = isAppError(e) ? e : new AppError('service.unavailable', 'The service is starting or its database does not answer; try again shortly', { kind: 'temporary', cause: e });
   log('error', `${err.code}: ${err.message}${e instanceof Error && !isAppError(e) ? ` (${e.message})` : ''}`);
-  // Configuration and CA problems are the operator's: say so without details to the public.
+  // What the operator must do (e.g. ca.not_initialized) is shown; internal errors only as "not available".
   const body = isAppError(e) && e.kind !== 'internal' ? err.toJSON() : { error: { code: 'service.unavailable', message: 'The service is not available right now; try again later' } };
   return Response.json(body, { status: 503, headers: { 'Retry-After': '30' } });
 }
@@ -129,7 +119,7 @@ export default {
         return service.app.fetch(request, env, ctx);
       });
     } finally {
-      ctx.waitUntil(conn.close().catch((e: unknown) => log('warn', `closing the database connection to ${redactUrl(config.database.kind === 'postgres' ? config.database.url : '')}: ${String(e)}`)));
+      ctx.waitUntil(conn.close().catch((e: unknown) => log('warn', `closing the database connection to ${conn.where}: ${String(e)}`)));
     }
   },
 
@@ -140,14 +130,7 @@ export default {
     try {
       await scope.run(conn.db, async () => {
         const service = await serviceFor(env, config);
-        const results = await Promise.allSettled([service.jobs.refreshCrls(), service.jobs.sendReminders(), service.jobs.purgePickups()]);
-        const [crls, reminders, purged] = results;
-        if (crls.status === 'rejected') log('warn', `CRL refresh: ${String(crls.reason)}`);
-        if (reminders.status === 'rejected') log('warn', `renewal reminders: ${String(reminders.reason)}`);
-        else if (reminders.value.sent.length) log('info', `queued ${reminders.value.sent.length} renewal reminder(s)`);
-        if (purged.status === 'rejected') log('warn', `secure pickup expiry: ${String(purged.reason)}`);
-        else if (purged.value > 0) log('info', `secure pickup: deleted the content of ${purged.value} expired or revoked message(s)`);
-        if (results.some((r) => r.status === 'rejected')) throw new Error('a scheduled job failed (see the log)');
+        if (!(await service.jobs.runAll())) throw new Error('a scheduled job failed (see the log)');
       });
     } finally {
       ctx.waitUntil(conn.close().catch(() => {}));

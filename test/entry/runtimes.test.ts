@@ -59,6 +59,11 @@ async function createDatabase(name: string): Promise<string> {
   return u.toString();
 }
 
+/** `smimegw db migrate`, the deployment step (a Worker does not migrate). */
+function migrate(url: string) {
+  return runOk(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'db', 'migrate'], { env: { ...process.env, DATABASE_URL: url }, cwd: ROOT, timeoutMs: 60_000 });
+}
+
 for (const runtime of ['node', 'workerd'] as const satisfies readonly Runtime[]) {
   describe(`the web service under ${runtime}`, { skip: why, timeout: 300_000 }, () => {
     let target: Target;
@@ -74,7 +79,7 @@ for (const runtime of ['node', 'workerd'] as const satisfies readonly Runtime[])
       dbUrl = url;
       if (runtime === 'workerd') {
         // the deployment step: a Worker does not migrate
-        const r = await runOk(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'db', 'migrate'], { env: { ...process.env, DATABASE_URL: url }, cwd: ROOT, timeoutMs: 60_000 });
+        const r = await migrate(url);
         assert.match(r.stderr, /schema in .* is up to date/);
       }
       target = runtime === 'node' ? await startNode(url) : await startWorkerd(url);
@@ -91,6 +96,12 @@ for (const runtime of ['node', 'workerd'] as const satisfies readonly Runtime[])
       fetch(`${target.base}${path}`, { method: 'POST', headers, body, redirect: 'manual' });
     const form = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
       post(path, new URLSearchParams(fields).toString(), { 'content-type': 'application/x-www-form-urlencoded', origin: target.base, accept: 'text/html', ...headers });
+
+    /** The pickup service as the mail worker runs it (same master key and database as the target). */
+    async function pickupService() {
+      const config = loadConfig({ ...SHARED_SETTINGS, DATABASE_URL: 'postgres://unused@127.0.0.1/unused', PUBLIC_URL: target.base });
+      return (await createPickupService(config, db.db))!;
+    }
 
     async function mailTo(address: string, containing?: string): Promise<{ text: string; relay: boolean }> {
       for (let i = 0; i < 50; i++) {
@@ -211,8 +222,7 @@ for (const runtime of ['node', 'workerd'] as const satisfies readonly Runtime[])
     });
 
     it('a pickup link opens; a code by mail; the message reads', async () => {
-      const config = loadConfig({ ...SHARED_SETTINGS, DATABASE_URL: 'postgres://unused@127.0.0.1/unused', PUBLIC_URL: target.base });
-      const service = (await createPickupService(config, db.db))!;
+      const service = await pickupService();
       const recipient = fresh('bob');
       const m = sampleMessage({ to: recipient });
       const deposited = await service.deposit({ message: source(m.bytes), sender: 'taro@int.test', recipient, subject: 'Q3 quotation' });
@@ -365,8 +375,7 @@ for (const runtime of ['node', 'workerd'] as const satisfies readonly Runtime[])
 
     if (runtime === 'workerd') {
       it('the Cron Trigger runs the hourly jobs: an expired pickup loses its content, the CRL stays fresh', async () => {
-        const config = loadConfig({ ...SHARED_SETTINGS, DATABASE_URL: 'postgres://unused@127.0.0.1/unused', PUBLIC_URL: target.base });
-        const service = (await createPickupService(config, db.db))!;
+        const service = await pickupService();
         const recipient = fresh('carol');
         const d = await service.deposit({ message: source(sampleMessage({ to: recipient }).bytes), sender: 'taro@int.test', recipient, subject: 'old' });
         await db.db.update(pickups).set({ expiresAt: new Date(Date.now() - 60_000) }).where(eq(pickups.id, d.pickupId));
@@ -426,7 +435,7 @@ for (const runtime of ['node', 'workerd'] as const satisfies readonly Runtime[])
 
       it('without a CA in production it answers 503 with what the operator must do, not a crash', async () => {
         const url = await createDatabase('smimegw_workerd_empty');
-        await runOk(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'db', 'migrate'], { env: { ...process.env, DATABASE_URL: url }, cwd: ROOT, timeoutMs: 60_000 });
+        await migrate(url);
         const prod = await startWorkerd(url, { NODE_ENV: 'production' }, { expectHealthy: false });
         try {
           const res = await fetch(`${prod.base}/enroll`);

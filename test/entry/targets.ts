@@ -57,35 +57,19 @@ function collect(child: ChildProcess): () => string {
   return () => out;
 }
 
-async function waitHealthy(base: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited early (${child.exitCode ?? child.signalCode}):\n${output().slice(-4000)}`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) });
-      if (res.status === 200) return;
-      await res.body?.cancel();
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > end) throw new Error(`the server did not become healthy within ${timeoutMs} ms:\n${output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Until the server answers anything on /healthz. */
-async function waitListening(base: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+/** Until /healthz answers 200 (`healthy`), or answers at all (`listening`). */
+async function waitFor(until: 'healthy' | 'listening', base: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited early (${child.exitCode ?? child.signalCode}):\n${output().slice(-4000)}`);
     try {
       const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) });
       await res.body?.cancel();
-      return;
+      if (until === 'listening' || res.status === 200) return;
     } catch {
       // not listening yet
     }
-    if (Date.now() > end) throw new Error(`the server did not listen within ${timeoutMs} ms:\n${output().slice(-4000)}`);
+    if (Date.now() > end) throw new Error(`the server did not become ${until} within ${timeoutMs} ms:\n${output().slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -132,7 +116,7 @@ export async function startNode(databaseUrl: string, extra: Record<string, strin
   const output = collect(child);
   const stop = stopper(child, () => rmSync(dataDir, { recursive: true, force: true }));
   try {
-    await waitHealthy(base, child, output, 90_000);
+    await waitFor('healthy', base, child, output, 90_000);
   } catch (e) {
     await stop();
     throw e;
@@ -159,8 +143,7 @@ export async function startWorkerd(databaseUrl: string, extra: Record<string, st
   const output = collect(child);
   const stop = stopper(child);
   try {
-    if (o.expectHealthy === false) await waitListening(base, child, output, 120_000);
-    else await waitHealthy(base, child, output, 120_000);
+    await waitFor(o.expectHealthy === false ? 'listening' : 'healthy', base, child, output, 120_000);
   } catch (e) {
     await stop();
     throw e;
