@@ -13,10 +13,17 @@
  * that sends one message at a time on its own connection while smtp-source loads the worker. Writes the "Filter worker" section of docs/PERFORMANCE.md
  * (kept by bench/run.ts, which rewrites only the part above its marker). Exits 0 whenever the
  * measurements ran: a missed target is reported as FAIL.
+ *
+ * For experiments (the doc is then left alone): BENCH_ONLY=direct skips the Postfix rows,
+ * BENCH_SIZES=2 (or 100) measures one size, BENCH_ROUNDS=N, BENCH_CPU_SPLIT=1 prints where the
+ * machine's CPU went (by process name) and the database's transactions for each direct run, and
+ * BENCH_WORKER_NODE_ARGS passes node flags to the workers (e.g. --cpu-prof --cpu-prof-dir=DIR,
+ * with FILTER_PROCESSES=1).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createTransport } from 'nodemailer';
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import postgres from 'postgres';
+import { closeSync, existsSync, readdirSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,10 +73,12 @@ const READING = [
 ].join('\n');
 
 const KB = 1024;
-const SIZES = [
+const ALL_SIZES = [
   { label: '2 KB', bytes: 2 * KB, direct: 4000, postfix: 2000 },
   { label: '100 KB', bytes: 100 * KB, direct: 1500, postfix: 600 },
 ];
+/** BENCH_SIZES=2 (or 100) measures only that size: for quick experiments; the doc wants both. */
+const SIZES = process.env.BENCH_SIZES ? ALL_SIZES.filter((s) => process.env.BENCH_SIZES!.split(',').includes(String(s.bytes / KB))) : ALL_SIZES;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SESSIONS = 20;
 const FROM = 'sender@corp.example';
@@ -158,11 +167,51 @@ function cpuTicks(pid: number): number {
 
 const TICKS = Number(sh('getconf', ['CLK_TCK'])) || 100;
 
+/** CPU ticks of every process by command name (postgres, smtp-source, smtp-sink, ...): where the rest of the machine went. */
+function ticksByName(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + Number(rest[11]) + Number(rest[12]));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+let statsUrl: string | undefined;
+/** Committed transactions in the bench database so far (every statement outside a transaction is one). */
+async function xacts(): Promise<number> {
+  if (!statsUrl) return 0;
+  const sql = postgres(statsUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [r] = await sql`select pg_stat_force_next_flush(), xact_commit::int as n from pg_stat_database where datname = current_database()`;
+    return Number(r!['n']);
+  } finally {
+    await sql.end();
+  }
+}
+
+/** CPU % by command name between two snapshots (names above 5 % only). */
+function cpuSplit(a: Map<string, number>, b: Map<string, number>, seconds: number): string {
+  const parts: string[] = [];
+  for (const [name, t] of b) {
+    const pctv = ((t - (a.get(name) ?? 0)) / TICKS / seconds) * 100;
+    if (pctv >= 5) parts.push(`${name} ${pctv.toFixed(0)} %`);
+  }
+  return parts.join(', ');
+}
+
 const CLI = join(root, 'bin', 'smimegw.js');
 
 async function startWorker(mode: Mode, env: Record<string, string>, fixedPort?: number): Promise<Worker> {
   const port = fixedPort ?? (await freePort());
-  const child = spawn(process.execPath, [CLI, 'worker', ...(mode === 'pass' ? ['--pass-through'] : [])], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI, 'worker', ...(mode === 'pass' ? ['--pass-through'] : [])], {
     cwd: root,
     env: { ...process.env, ...env, FILTER_LISTEN: `127.0.0.1:${port}`, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -221,14 +270,17 @@ function smtpSource(port: number, file: string, count: number, to: string): Prom
 }
 
 async function measureDirect(w: Worker, file: string, message: Buffer, count: number, to: string): Promise<Run> {
-  await smtpSource(w.port, file, Math.min(200, count), to); // warm-up: pooled connections, caches, JIT
+  await smtpSource(w.port, file, Math.min(1000, count), to); // warm-up: pooled connections, caches, JIT (optimised code for both paths)
   resetHwm(w.child.pid!);
   const c0 = cpuTicks(w.child.pid!);
+  const all0 = ticksByName();
+  const x0 = process.env.BENCH_CPU_SPLIT ? await xacts() : 0;
   let running = true;
   const probing = probe(w.port, message, to, () => running);
   const seconds = await smtpSource(w.port, file, count, to);
   running = false;
   const cpu = ((cpuTicks(w.child.pid!) - c0) / TICKS / seconds) * 100;
+  if (process.env.BENCH_CPU_SPLIT) console.log(`    cpu: ${cpuSplit(all0, ticksByName(), seconds)}; database transactions: ${(await xacts()) - x0}`);
   const latencies = await probing;
   return { rate: count / seconds, seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), peakRssMb: hwmMb(w.child.pid!), cpuPercent: cpu, failures: 0 };
 }
@@ -410,6 +462,7 @@ async function main(): Promise<void> {
       pg = await startPostgres();
       cleanups.push(() => pg!.stop());
       env.DATABASE_URL = pg.url;
+      statsUrl = pg.url;
     }
     const dbKind = pg ? 'PostgreSQL 15 (throwaway cluster, fsync off)' : 'embedded PGlite';
     await seed(env, pki);
@@ -455,6 +508,10 @@ async function main(): Promise<void> {
 
     // --- through Postfix ---
     let postfixNote = '';
+    if (process.env.BENCH_ONLY === 'direct') {
+      console.log('\n' + table(results) + '\n\n' + roundRatios(results) + '\n\nBENCH_ONLY=direct: docs/PERFORMANCE.md left as it was');
+      return;
+    }
     if (postfixAvailable() && asRoot) {
       const setups: Record<Mode, { pf: PostfixInstance; w: Worker; d: Deliveries }> = {} as never;
       for (const mode of ['pass', 'protect'] as const) {

@@ -1,61 +1,69 @@
 /**
- * Drizzle implementation of the worker's MessageLog over the `message_log` table, and the reading
+ * The `message_log` table: where the worker's background message log writes, and the reading
  * side for the CLI and the admin pages (newest first).
  */
-import { desc, eq, lt } from 'drizzle-orm';
-import type { MessageLog, MessageLogEntry, MessageResult, RecipientLogEntry } from '../mail/ports.js';
-import type { BatchMessageLogStore } from '../mail/message-log.js';
+import { desc, lt } from 'drizzle-orm';
+import type { MessageLogEntry, MessageResult, RecipientLogEntry } from '../mail/ports.js';
+import type { MessageLogStore } from '../mail/message-log.js';
 import type { Db } from './connection.js';
 import { messageLog } from './schema.js';
 import { rawQuery, type RawQuery } from './raw.js';
 
 export interface StoredMessageLogEntry extends MessageLogEntry {
   id: number;
-  receivedAt: Date;
 }
 
-function values(e: MessageLogEntry) {
-  return {
-    reference: e.reference,
-    sender: e.sender,
-    recipients: e.recipients as unknown as Array<Record<string, unknown>>,
-    sizeIn: e.sizeIn,
-    sizeOut: e.sizeOut,
-    durationMs: e.durationMs,
-    result: e.result,
-    smtpReply: e.smtpReply,
-  };
+// The worker's batched writes: one fixed statement whatever the number of rows. Each column travels
+// as one array literal in a text parameter, unnested on the server: the cheapest way in for both
+// sides (a JSON array of rows costs the server twice as much to take apart; measured ~37 vs ~20 us
+// per row, client and server together). Rows are inserted in array order (ids ascending in that order).
+const INSERT_MANY = `insert into message_log (received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply)
+  select received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply
+  from unnest($1::text::timestamptz[], $2::text::text[], $3::text::text[], $4::text::jsonb[], $5::text::int[], $6::text::int[], $7::text::int[], $8::text::text[], $9::text::text[])
+    with ordinality as v(received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply, n)
+  order by n`;
+
+const QUOTE_OR_BACKSLASH = /["\\]/;
+const QUOTES_AND_BACKSLASHES = /["\\]/g;
+
+/** A PostgreSQL array literal of strings: every element quoted, `"` and `\` escaped. */
+export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i) out += ',';
+    out += v === null || v === undefined ? 'NULL' : QUOTE_OR_BACKSLASH.test(v) ? `"${v.replace(QUOTES_AND_BACKSLASHES, '\\$&')}"` : `"${v}"`;
+  }
+  return out + '}';
 }
 
-// The worker's batched writes: one fixed statement whatever the number of rows (the rows travel as
-// one JSON array parameter), so the server parses and plans it once per connection and the client
-// builds no SQL per row. Rows are inserted in array order (ids ascending in that order).
-const BEGIN_MANY = `insert into message_log (reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply)
-  select reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply
-  from rows from (jsonb_to_recordset($1::text::jsonb) as (reference text, sender text, recipients jsonb, size_in integer, size_out integer, duration_ms integer, result text, smtp_reply text))
-    with ordinality as v(reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply, n)
-  order by n
-  returning id`;
-const FINISH_MANY = `update message_log as m set
-    recipients = v.recipients, size_out = v.size_out, duration_ms = v.duration_ms,
-    result = v.result, smtp_reply = v.smtp_reply, reference = v.reference
-  from jsonb_to_recordset($1::text::jsonb) as v(id bigint, recipients jsonb, size_out integer, duration_ms integer, result text, smtp_reply text, reference text)
-  where m.id = v.id`;
-
-function rowJson(e: MessageLogEntry) {
-  return {
-    reference: e.reference,
-    sender: e.sender,
-    recipients: e.recipients,
-    size_in: e.sizeIn,
-    size_out: e.sizeOut,
-    duration_ms: e.durationMs,
-    result: e.result,
-    smtp_reply: e.smtpReply,
-  };
+function intArrayLiteral(values: ReadonlyArray<number | null>): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i) out += ',';
+    out += v === null || v === undefined ? 'NULL' : String(Math.trunc(v));
+  }
+  return out + '}';
 }
 
-export class DrizzleMessageLog implements MessageLog, BatchMessageLogStore {
+function columns(entries: readonly MessageLogEntry[]): string[] {
+  const col = <T>(f: (e: MessageLogEntry) => T) => entries.map(f);
+  return [
+    textArrayLiteral(col((e) => e.receivedAt.toISOString())),
+    textArrayLiteral(col((e) => e.reference)),
+    textArrayLiteral(col((e) => e.sender)),
+    textArrayLiteral(col((e) => JSON.stringify(e.recipients))),
+    intArrayLiteral(col((e) => e.sizeIn)),
+    intArrayLiteral(col((e) => e.sizeOut)),
+    intArrayLiteral(col((e) => e.durationMs)),
+    textArrayLiteral(col((e) => e.result)),
+    textArrayLiteral(col((e) => e.smtpReply)),
+  ];
+}
+
+/** The `message_log` table: the worker's batched writes (BackgroundMessageLog's store) and the reading side. */
+export class DrizzleMessageLog implements MessageLogStore {
   private readonly raw: RawQuery;
 
   /** `query`: how the batched statements are sent (default: straight through the driver). */
@@ -66,27 +74,10 @@ export class DrizzleMessageLog implements MessageLog, BatchMessageLogStore {
     this.raw = query ?? rawQuery(db);
   }
 
-  async begin(entry: MessageLogEntry): Promise<number> {
-    const [row] = await this.db.insert(messageLog).values(values(entry)).returning({ id: messageLog.id });
-    return row!.id;
-  }
-
-  async finish(id: number, entry: MessageLogEntry): Promise<void> {
-    await this.db.update(messageLog).set(values(entry)).where(eq(messageLog.id, id));
-  }
-
-  async beginMany(entries: MessageLogEntry[]): Promise<number[]> {
-    if (entries.length === 0) return [];
-    const rows = await this.raw(BEGIN_MANY, [JSON.stringify(entries.map(rowJson))]);
-    if (rows.length !== entries.length) throw new Error(`message log: ${rows.length} rows inserted for ${entries.length} entries`);
-    // ids come from the sequence in array order, so ascending ids are the entries' order
-    return rows.map((r) => Number(r['id'])).sort((a, b) => a - b);
-  }
-
-  /** One UPDATE ... FROM for all rows. */
-  async finishMany(rows: Array<{ id: number; entry: MessageLogEntry }>): Promise<void> {
-    if (rows.length === 0) return;
-    await this.raw(FINISH_MANY, [JSON.stringify(rows.map(({ id, entry }) => ({ id, ...rowJson(entry) })))]);
+  /** All entries in one statement, in array order. */
+  async insertMany(entries: MessageLogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.raw(INSERT_MANY, columns(entries));
   }
 
   /** Up to `limit` entries older than id `before` (newest first). */

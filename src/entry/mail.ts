@@ -20,7 +20,7 @@ import { isAppError } from '../shared/errors.js';
 import { CachedPolicies } from '../mail/policy.js';
 import { SigningIdentities } from '../mail/identities.js';
 import { MessageProcessor } from '../mail/processor.js';
-import { BatchedMessageLog } from '../mail/message-log.js';
+import { BackgroundMessageLog } from '../mail/message-log.js';
 import { Reinjector } from '../mail/reinject.js';
 import { startWorker, type RunningWorker } from '../mail/worker.js';
 import type { SenderNotices } from '../pickup/ports.js';
@@ -115,7 +115,8 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   const fallback = o.fallback ?? (o.passThrough ? undefined : await createPickupService(config, database.db, { senderNotices: reinjectedNotices(reinject) }));
   const spoolDir = join(config.dataDir, 'spool');
   const popts = pipelineOptions(config);
-  const deps = { directory, policies, identities, reinject, log: new BatchedMessageLog(new DrizzleMessageLog(db)), ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
+  const messageLog = new BackgroundMessageLog(new DrizzleMessageLog(db), { warn: (m) => log('warn', m), info: (m) => log('info', m) });
+  const deps = { directory, policies, identities, reinject, log: messageLog, ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
   const processor = new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, ...(o.passThrough ? { passThrough: true } : {}) });
   let worker: RunningWorker;
   try {
@@ -151,7 +152,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
       relay?.stop();
       await worker.close();
       reinject.close();
-      await processor.drain();
+      await messageLog.close();
     },
   };
 }

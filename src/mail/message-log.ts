@@ -7,14 +7,13 @@ import type { AppError } from '../shared/errors.js';
 import type { MessageLog, MessageLogEntry, MessageResult, RecipientLogEntry } from './ports.js';
 import { logEntryFor, type MessagePlan, type MailEnvelope } from './pipeline.js';
 
-/** The reply line stored for a message still being processed (a crash leaves it so: the MTA retries). */
-export const IN_PROGRESS_REPLY = '451 4.3.0 in progress (not finished: the MTA keeps the message and retries)';
-
 export function resultOf(code: number): MessageResult {
   return code < 300 ? 'accepted' : code < 500 ? 'tempfail' : 'rejected';
 }
 
 export interface LogInput {
+  /** Wall-clock time (ms since the epoch) the message's data began. */
+  receivedAt: number;
   reference: string | null;
   envelope: MailEnvelope;
   plan?: MessagePlan;
@@ -38,6 +37,7 @@ export function recipientEntries(input: LogInput, error?: AppError): RecipientLo
 export function logEntry(input: LogInput, error?: AppError): MessageLogEntry {
   const reply = input.reply;
   return {
+    receivedAt: new Date(input.receivedAt),
     reference: input.reference,
     sender: input.envelope.mailFrom,
     recipients: recipientEntries(input, error),
@@ -45,103 +45,156 @@ export function logEntry(input: LogInput, error?: AppError): MessageLogEntry {
     sizeOut: input.sizeOut ?? null,
     durationMs: input.finishedAt !== undefined ? Math.max(0, Math.round(input.finishedAt - input.startedAt)) : null,
     result: reply ? resultOf(reply.code) : 'tempfail',
-    smtpReply: reply ? reply.line : IN_PROGRESS_REPLY,
+    smtpReply: reply ? reply.line : null,
   };
 }
 
-/** A MessageLog that keeps entries in memory (tests, the bench's pass-through mode). */
+/** A MessageLog that keeps entries in memory (tests). */
 export class MemoryMessageLog implements MessageLog {
-  readonly entries = new Map<number, MessageLogEntry>();
-  private next = 1;
-  async begin(entry: MessageLogEntry): Promise<number> {
-    const id = this.next++;
-    this.entries.set(id, entry);
-    return id;
+  readonly entries: MessageLogEntry[] = [];
+  record(entry: MessageLogEntry): void {
+    this.entries.push(entry);
   }
-  async finish(id: number, entry: MessageLogEntry): Promise<void> {
-    this.entries.set(id, entry);
-  }
-  list(): MessageLogEntry[] {
-    return [...this.entries.values()];
-  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
 }
 
-/** How long completed rows wait to be written together (they are written after the reply anyway). */
-export const FINISH_LINGER_MS = 100;
-
-/** A message-log store that can write several rows in one statement. */
-export interface BatchMessageLogStore {
-  beginMany(entries: MessageLogEntry[]): Promise<number[]>;
-  finishMany(rows: Array<{ id: number; entry: MessageLogEntry }>): Promise<void>;
+/** Where the background log writes: several rows in one statement. */
+export interface MessageLogStore {
+  insertMany(entries: MessageLogEntry[]): Promise<void>;
 }
 
-/**
- * Group commit for the message log: rows written while a write is in flight go together in the
- * next statement (one round trip for many messages under load; no waiting when idle). Each caller
- * still waits for its own row, and a failed statement fails every caller in it.
- */
-export class BatchedMessageLog implements MessageLog {
-  private readonly begins = new Batcher<MessageLogEntry, number>((items) => this.store.beginMany(items));
-  // completions are off the reply's path: they wait a little to go out in larger statements
-  private readonly finishes = new Batcher<{ id: number; entry: MessageLogEntry }, void>(
-    async (items) => {
-      await this.store.finishMany(items);
-      return items.map(() => undefined);
-    },
-    500,
-    FINISH_LINGER_MS,
-  );
+/** How long recorded entries wait to be written together. */
+export const LOG_FLUSH_MS = 100;
+/** Rows per statement at most. */
+export const LOG_BATCH_MAX = 500;
+/** Entries held while the database does not take them; beyond this the oldest go to the diagnostic log. */
+export const LOG_PENDING_MAX = 10_000;
+/** Retry delays after a failed write: 1 s, doubling, at most 30 s. */
+const retryDelay = (failures: number) => Math.min(30_000, 1000 * 2 ** Math.min(5, failures - 1));
 
-  constructor(private readonly store: BatchMessageLogStore) {}
-
-  begin(entry: MessageLogEntry): Promise<number> {
-    return this.begins.add(entry);
-  }
-
-  finish(id: number, entry: MessageLogEntry): Promise<void> {
-    return this.finishes.add({ id, entry });
-  }
+export interface BackgroundLogOptions {
+  flushMs?: number;
+  batchMax?: number;
+  pendingMax?: number;
+  retryDelayMs?: (failures: number) => number;
+  /** Diagnostics (stderr in production): failed writes, and entries that could not be stored. */
+  warn: (message: string) => void;
+  info?: (message: string) => void;
 }
 
 /**
- * At most one batch in flight; items arriving meanwhile form the next one (at most `max`). A batch
- * after a pause starts at the end of the current turn of the event loop (lingerMs 0) or that long
- * after its first item, to collect more.
+ * The worker's message log. An entry is recorded when its message has its reply and is written in
+ * the background: the entries of LOG_FLUSH_MS go in one statement, so the database costs next to
+ * nothing per message and never holds a reply back. The log is a record, not the mail: the mail's
+ * safety does not depend on it (every decision that protects a message reads the database itself,
+ * and a failed read answers 451).
+ *
+ * A failed write keeps the entries and retries (1 s, doubling up to 30 s) while the database is
+ * away; above LOG_PENDING_MAX entries, and at close() when the database still does not take them,
+ * entries go to the diagnostic log as JSON, so none disappears without a trace. What a crash
+ * (kill -9) can lose is the entries of the last LOG_FLUSH_MS (docs/OPERATIONS.md).
  */
-export class Batcher<T, R> {
-  private queue: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
-  private running = false;
+export class BackgroundMessageLog implements MessageLog {
+  private pending: MessageLogEntry[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private writing: Promise<boolean> | undefined;
+  private failures = 0;
+  private readonly flushMs: number;
+  private readonly batchMax: number;
+  private readonly pendingMax: number;
+  private readonly retryDelayMs: (failures: number) => number;
 
   constructor(
-    private readonly run: (items: T[]) => Promise<R[]>,
-    private readonly max = 500,
-    private readonly lingerMs = 0,
-  ) {}
-
-  add(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (!this.running) void this.drain();
-    });
+    private readonly store: MessageLogStore,
+    private readonly options: BackgroundLogOptions,
+  ) {
+    this.flushMs = options.flushMs ?? LOG_FLUSH_MS;
+    this.batchMax = options.batchMax ?? LOG_BATCH_MAX;
+    this.pendingMax = options.pendingMax ?? LOG_PENDING_MAX;
+    this.retryDelayMs = options.retryDelayMs ?? retryDelay;
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    // rows added in the same turn of the event loop (messages whose data ended together) go in one
-    // statement; with lingerMs, rows added within that time
-    await new Promise((r) => (this.lingerMs > 0 ? setTimeout(r, this.lingerMs) : setImmediate(r)));
-    try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.max);
-        try {
-          const results = await this.run(batch.map((b) => b.item));
-          batch.forEach((b, i) => b.resolve(results[i]!));
-        } catch (e) {
-          for (const b of batch) b.reject(e);
-        }
-      }
-    } finally {
-      this.running = false;
+  /** Entries recorded but not yet written. */
+  get size(): number {
+    return this.pending.length;
+  }
+
+  record(entry: MessageLogEntry): void {
+    this.pending.push(entry);
+    this.trim();
+    if (!this.timer && !this.writing) this.schedule(this.flushMs);
+  }
+
+  /** Writes what is pending now; rejects when the database does not take it (the entries stay, retried later). */
+  async flush(): Promise<void> {
+    this.cancelTimer();
+    while (this.writing) await this.writing;
+    while (this.pending.length) {
+      if (!(await this.write())) throw new Error(`message log: ${this.pending.length} entries not written (database unavailable)`);
     }
+  }
+
+  /** Stops the background writes after a last attempt; entries still not written go to the diagnostic log. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } catch {
+      this.cancelTimer();
+      for (const e of this.pending.splice(0)) this.spill(e, 'the worker stopped while the database did not take it');
+    }
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.write();
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private cancelTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Writes until nothing is pending (false after a failed statement); then schedules what came meanwhile, or the retry. */
+  private write(): Promise<boolean> {
+    if (this.writing) return this.writing;
+    const running = this.writeAll().then((ok) => {
+      this.writing = undefined;
+      if (this.pending.length && !this.timer) this.schedule(ok ? this.flushMs : this.retryDelayMs(this.failures));
+      return ok;
+    });
+    this.writing = running;
+    return running;
+  }
+
+  private async writeAll(): Promise<boolean> {
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, this.batchMax);
+      try {
+        await this.store.insertMany(batch);
+      } catch (e) {
+        this.pending.unshift(...batch);
+        this.trim();
+        this.failures++;
+        this.options.warn(`message log: ${this.pending.length} entries not written yet (${e instanceof Error ? e.message : String(e)}); retrying in ${Math.round(this.retryDelayMs(this.failures) / 1000)} s`);
+        return false;
+      }
+      if (this.failures) {
+        this.options.info?.(`message log: written again after ${this.failures} failed attempt(s)`);
+        this.failures = 0;
+      }
+    }
+    return true;
+  }
+
+  private trim(): void {
+    while (this.pending.length > this.pendingMax) this.spill(this.pending.shift()!, `more than ${this.pendingMax} entries waiting for the database`);
+  }
+
+  private spill(entry: MessageLogEntry, why: string): void {
+    this.options.warn(`message log entry not stored (${why}): ${JSON.stringify(entry)}`);
   }
 }

@@ -83,6 +83,8 @@ export interface RecipientLogEntry {
 export type MessageResult = 'accepted' | 'tempfail' | 'rejected';
 
 export interface MessageLogEntry {
+  /** When the message's data began. */
+  receivedAt: Date;
   reference: string | null;
   sender: string;
   recipients: RecipientLogEntry[];
@@ -94,11 +96,13 @@ export interface MessageLogEntry {
 }
 
 /**
- * The message log (the `message_log` table). `begin` writes the row before anything leaves the
- * worker (so a database that is down stops the message with 451 before any delivery); `finish`
- * completes it.
+ * The message log (the `message_log` table): `record` takes the entry of a message that has its
+ * reply and never fails or waits (the entries are written in the background, src/mail/message-log.ts).
  */
 export interface MessageLog {
-  begin(entry: MessageLogEntry): Promise<number>;
-  finish(id: number, entry: MessageLogEntry): Promise<void>;
+  record(entry: MessageLogEntry): void;
+  /** Writes what was recorded so far (rejects when the database does not take it). */
+  flush(): Promise<void>;
+  /** A last write at shutdown; what still cannot be written goes to the diagnostic log. */
+  close(): Promise<void>;
 }

@@ -4,9 +4,9 @@
  *
  *   1. parse the header (a header that is not one: 554 5.6.0),
  *   2. plan (policy, directory, signing identity; any failure: 451 4.3.0; a policy refusal: 550 5.7.1),
- *   3. write the message-log row (the database must answer before anything leaves: else 451),
- *   4. render and re-inject every resulting message (any failure: 451),
- *   5. complete the log row and answer 250 — only now, when every message was accepted downstream.
+ *   3. render and re-inject every resulting message (any failure: 451),
+ *   4. answer 250 — only now, when every message was accepted downstream,
+ *   5. record the message-log entry, whatever the reply (written in the background: src/mail/message-log.ts).
  *
  * If message 1 of 2 was accepted downstream and message 2 fails, the answer is 451 and the MTA
  * retries the whole message: recipients of message 1 may then get it twice. That is the price of
@@ -42,7 +42,7 @@ export interface ProcessorOptions extends PipelineOptions {
   timeoutMs?: number;
   /** Spilled (large) messages processed at the same time (each may be held in memory to sign). Default 2. */
   largeConcurrency?: number;
-  /** Pass-through mode (benchmark baseline): every recipient gets the message unchanged; no lookups, no crypto, no log row. */
+  /** Pass-through mode (benchmark baseline): every recipient gets the message unchanged; no lookups, no crypto, no log entry. */
   passThrough?: boolean;
 }
 
@@ -129,8 +129,6 @@ export class MessageProcessor {
   private readonly clock: Clock;
   private readonly large: Semaphore;
   private readonly timeoutMs: number;
-  /** Log rows being completed after their reply (awaited by drain()). */
-  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: ProcessorDeps,
@@ -145,19 +143,14 @@ export class MessageProcessor {
     (this.deps.warn ?? ((m: string) => console.error(`smimegw warn: ${m}`)))(message);
   }
 
-  /** Waits until the log rows of answered messages are completed (before closing the database). */
-  async drain(): Promise<void> {
-    while (this.finishing.size) await Promise.all([...this.finishing]);
-  }
-
   /** Processes a received message; never rejects (every failure is a reply). Closes nothing: the caller owns `source`. */
   async process(envelope: MailEnvelope, source: MessageSource, reference: string | null): Promise<ProcessResult> {
     const startedAt = performance.now();
-    const input: LogInput = { reference, envelope, sizeIn: source.size, startedAt };
+    const input: LogInput = { receivedAt: Date.now(), reference, envelope, sizeIn: source.size, startedAt };
     const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const release = source.spilled ? await this.large.acquire() : () => {};
-    const state = { spooled: source.spilled, logId: undefined as number | undefined };
+    const state = { spooled: source.spilled };
     try {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -166,6 +159,7 @@ export class MessageProcessor {
         }, this.timeoutMs);
       });
       const reply = await Promise.race([this.run(envelope, source, input, abort.signal, state), timeout]);
+      this.record(input);
       return { reply, ...(input.plan ? { plan: input.plan } : {}), spooled: state.spooled };
     } catch (e) {
       const err = asTemporary(e);
@@ -173,7 +167,7 @@ export class MessageProcessor {
       input.finishedAt = performance.now();
       input.reply = { code: reply.code, line: replyLine(reply) };
       if (reply.code < 500) this.warn(`message ${reference ?? ''}: ${replyLine(reply)}${err.cause ? ` (cause: ${describe(err.cause)})` : ''}`);
-      await this.writeLog(state.logId, input, err);
+      this.record(input, err);
       return { reply, ...(input.plan ? { plan: input.plan } : {}), spooled: state.spooled };
     } finally {
       clearTimeout(timer);
@@ -181,32 +175,17 @@ export class MessageProcessor {
     }
   }
 
-  private async writeLog(id: number | undefined, input: LogInput, err?: AppError): Promise<void> {
-    if (this.options.passThrough) return;
-    try {
-      if (id === undefined) await this.deps.log.begin(logEntry(input, err));
-      else await this.deps.log.finish(id, logEntry(input, err));
-    } catch (e) {
-      this.warn(`message log not written (${describe(e)}): ${input.reference ?? ''} from <${input.envelope.mailFrom}> ${input.reply?.line ?? ''}`);
-    }
+  /** The message's log entry, once it has its reply (never holds the reply back, never fails it). */
+  private record(input: LogInput, err?: AppError): void {
+    if (!this.options.passThrough) this.deps.log.record(logEntry(input, err));
   }
 
-  private async run(envelope: MailEnvelope, source: MessageSource, input: LogInput, signal: AbortSignal, state: { spooled: boolean; logId: number | undefined }): Promise<Reply> {
+  private async run(envelope: MailEnvelope, source: MessageSource, input: LogInput, signal: AbortSignal, state: { spooled: boolean }): Promise<Reply> {
     const header = analyseHeader(source.header);
     const plan = this.options.passThrough ? passThroughPlan(envelope, header) : await planMessage({ envelope, header }, this.deps, this.options);
     input.plan = plan;
     if (plan.refusal) throw plan.refusal;
-
-    // The log row must be written before anything leaves (a database that is down stops the message
-    // here); the messages are rendered meanwhile, and re-injected once the row is in.
-    const logged = this.options.passThrough
-      ? Promise.resolve()
-      : this.deps.log.begin(logEntry(input)).then((id) => {
-          state.logId = id;
-        });
-    logged.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
-    const results = await Promise.allSettled(plan.groups.map((g) => this.deliver(envelope, source, plan, g, signal, state, logged)));
-    await logged; // a failed row fails the message even when no group got as far as waiting for it
+    const results = await Promise.allSettled(plan.groups.map((g) => this.deliver(envelope, source, plan, g, signal, state)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const delivered = results.map((r) => (r as PromiseFulfilledResult<{ size: number; responses: string[] }>).value);
@@ -220,16 +199,6 @@ export class MessageProcessor {
     };
     input.finishedAt = performance.now();
     input.reply = { code: 250, line: replyLine(reply) };
-    // Completing the row does not hold the reply back: every message was accepted downstream, and
-    // answering 451 for a log write would only deliver it twice. A failure is reported.
-    if (state.logId !== undefined) {
-      const id = state.logId;
-      const done = this.deps.log
-        .finish(id, logEntry(input))
-        .catch((e: unknown) => this.warn(`message log row ${id} not completed (${describe(e)}); the message was delivered`))
-        .finally(() => this.finishing.delete(done));
-      this.finishing.add(done);
-    }
     return reply;
   }
 
@@ -240,13 +209,11 @@ export class MessageProcessor {
     group: GroupPlan,
     signal: AbortSignal,
     state: { spooled: boolean },
-    logged: Promise<void>,
   ): Promise<{ size: number; responses: string[] }> {
     const rendered = await renderGroup(source, plan, group, { clock: this.clock, ...(this.deps.fallback ? { fallback: this.deps.fallback } : {}) });
     const output = await materialise(rendered, source.spilled, this.options.spoolDir);
     if (source.spilled) state.spooled = true;
     try {
-      await logged;
       if (signal.aborted) throw new AppError('mail.timeout', 'Processing timed out', { kind: 'temporary' });
       const encrypted = group.treatment === 'encrypt' || group.treatment === 'sign-encrypt';
       const r = await this.deps.reinject.send(

@@ -6,7 +6,8 @@
  * (dhSinglePass-stdDH-sha256kdf-scheme with AES key wrap) for EC recipients. Recipients are
  * identified by issuerAndSerialNumber.
  */
-import { type Cipher, type CipherGCM, type KeyObject, constants, createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import { freshRandom } from './random.js';
+import { type Cipher, type CipherGCM, type KeyObject, constants, createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt } from 'node:crypto';
 import { AppError } from '../shared/errors.js';
 import { concat } from '../shared/bytes.js';
 import type { Certificate } from '../pki/certificate.js';
@@ -150,7 +151,7 @@ export function envelope(content: ByteSource, recipients: readonly EnvelopeRecip
   const keyLen = algorithm === 'aes128-cbc' ? 16 : 32;
   const gcm = algorithm === 'aes256-gcm';
   const ivLen = gcm ? 12 : 16;
-  const keyAndIv = randomBytes(keyLen + ivLen);
+  const keyAndIv = freshRandom(keyLen + ivLen);
   const cek = keyAndIv.subarray(0, keyLen);
   const iv = keyAndIv.subarray(keyLen);
   const ris = derOrder(recipients.map((r) => recipientInfo(r, cek)));

@@ -23,6 +23,7 @@ import { identityRecord, readPkcs12Identity, SigningIdentities } from '../../src
 import type { PipelineDeps, PipelineOptions } from '../../src/mail/pipeline.js';
 import { MessageProcessor, type ProcessorOptions, type ProcessResult } from '../../src/mail/processor.js';
 import { Reinjector } from '../../src/mail/reinject.js';
+import { BackgroundMessageLog } from '../../src/mail/message-log.js';
 import { startWorker, type RunningWorker, type WorkerOptions } from '../../src/mail/worker.js';
 import type { FallbackLinks } from '../../src/mail/ports.js';
 import { utf8 } from '../../src/shared/bytes.js';
@@ -73,6 +74,15 @@ export interface MailFixture {
   close(): Promise<void>;
 }
 
+/** The pipeline's database-backed dependencies over `database`, uncached (as the fixture's). */
+export function pipelineDepsOver(database: Database): PipelineDeps & { identities: SigningIdentities } {
+  return {
+    directory: directoryPort(new Directory({ store: new DrizzleDirectoryStore(database.db) })),
+    policies: new CachedPolicies(new DrizzlePolicyStore(database.db), { refreshMs: 0 }),
+    identities: new SigningIdentities(new DrizzleIdentityStore(database.db), PASSPHRASE, { refreshMs: 0 }),
+  };
+}
+
 /** Everything but the SMTP parts: database, directory with bob/bobby/frank/erin, stores. */
 export async function openMailFixture(o: { url?: string; pki?: TestPki; users?: Users } = {}): Promise<MailFixture> {
   const pki = o.pki ?? (await createTestPki());
@@ -87,8 +97,7 @@ export async function openMailFixture(o: { url?: string; pki?: TestPki; users?: 
   if (summary.added !== 4) throw new Error(`directory import: ${JSON.stringify(summary.outcomes)}`);
   const policyStore = new DrizzlePolicyStore(database.db);
   const identityStore = new DrizzleIdentityStore(database.db);
-  const identities = new SigningIdentities(identityStore, PASSPHRASE, { refreshMs: 0 });
-  const policies = new CachedPolicies(policyStore, { refreshMs: 0 });
+  const { policies, identities } = pipelineDepsOver(database);
   return {
     pki,
     users,
@@ -215,6 +224,8 @@ export interface TestWorker {
   port: number;
   processor: MessageProcessor;
   reinjector: Reinjector;
+  /** The worker's message log (flush() before reading rows). */
+  log: BackgroundMessageLog;
   results: Array<ProcessResult & { size: number; reference: string | null }>;
   spoolDir: string;
   close(): Promise<void>;
@@ -227,7 +238,8 @@ export async function startTestWorker(
 ): Promise<TestWorker> {
   const spoolDir = mkdtempSync(join(tmpdir(), 'smimegw-spool-'));
   const reinjector = new Reinjector({ url: reinjectUrl, poolSize: 4, connectTimeoutMs: 3000 });
-  const deps = { ...f.deps, ...o.deps, reinject: reinjector, log: f.messageLog, ...(o.fallback ? { fallback: o.fallback } : {}), warn: () => {} };
+  const log = new BackgroundMessageLog(f.messageLog, { warn: () => {} });
+  const deps = { ...f.deps, ...o.deps, reinject: reinjector, log, ...(o.fallback ? { fallback: o.fallback } : {}), warn: () => {} };
   const processor = new MessageProcessor(deps, { ...f.options, spoolDir, ...o.processor });
   const results: TestWorker['results'] = [];
   const worker = await startWorker(
@@ -240,12 +252,13 @@ export async function startTestWorker(
     port: worker.address.port,
     processor,
     reinjector,
+    log,
     results,
     spoolDir,
     async close() {
       await worker.close();
       reinjector.close();
-      await processor.drain();
+      await log.close();
       rmSync(spoolDir, { recursive: true, force: true });
     },
   };

@@ -8,9 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/index.js';
 import { openDatabase } from '../../src/db/connection.js';
 import { DrizzleMessageLog } from '../../src/db/message-log.js';
-import { IN_PROGRESS_REPLY } from '../../src/mail/message-log.js';
 import { opensslCmsDecrypt } from '../helpers/clients.js';
-import { message, openMailFixture, rawSession, smtpSend, startSink, startTestWorker, until, type MailFixture, type Sink, type TestWorker } from './harness.js';
+import { message, openMailFixture, pipelineDepsOver, rawSession, smtpSend, startSink, startTestWorker, until, type MailFixture, type Sink, type TestWorker } from './harness.js';
 
 let f: MailFixture;
 let sink: Sink;
@@ -46,14 +45,10 @@ async function sessionAtData(port: number) {
 
 const basic = (to = 'bob@ext.test', subject = 'hello') => message({ From: 'alice@int.test', To: to, Subject: subject });
 
-/** The log rows, once none is still "in progress" (the row is completed right after the reply). */
+/** The log rows, newest first, once the worker's log wrote what it recorded (it writes in the background). */
 async function logRows() {
-  for (let i = 0; i < 100; i++) {
-    const rows = await f.messageLog.page({ limit: 1000 });
-    if (!rows.some((r) => r.smtpReply === IN_PROGRESS_REPLY)) return rows;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('a message log row stayed in progress');
+  await w.log.flush();
+  return f.messageLog.page({ limit: 1000 });
 }
 
 describe('worker: delivery', () => {
@@ -168,15 +163,43 @@ describe('worker: never 250 unless delivered', () => {
     }
   });
 
-  it('the database fails: 451 4.3.0, nothing is re-injected', async () => {
+  it('the database fails: 451 4.3.0 for mail that needs it, nothing is re-injected; internal mail still flows', async () => {
     const dead = await openDatabase(loadConfig({ NODE_ENV: 'test' }), { inMemory: true });
     await dead.close();
-    const w2 = await startTestWorker({ ...f, messageLog: new DrizzleMessageLog(dead.db) }, sink.url);
+    const w2 = await startTestWorker({ ...f, deps: pipelineDepsOver(dead), messageLog: new DrizzleMessageLog(dead.db) }, sink.url);
     try {
-      const r = await smtpSend(w2.port, { from: 'alice@int.test', to: ['bob@ext.test'], raw: basic() });
-      assert.equal(r.code, 451);
-      assert.match(r.response, /^451 4\.3\.0 Temporary failure while processing the message; it stays queued/);
+      for (const to of [['bob@ext.test'], ['dan@ext.test']]) {
+        const r = await smtpSend(w2.port, { from: 'alice@int.test', to, raw: basic(to.join(', ')) });
+        assert.equal(r.code, 451, to.join());
+        assert.match(r.response, /^451 4\.3\.0 Temporary failure while processing the message.*; it stays queued/);
+      }
       assert.equal(sink.messages.length, 0);
+      // internal recipients need nothing from the database (their entry waits for it)
+      const r = await smtpSend(w2.port, { from: 'alice@int.test', to: ['carol@int.test'], raw: basic('carol@int.test') });
+      assert.ok(r.ok, r.response);
+      assert.deepEqual(sink.messages.map((m) => m.rcpt[0]!.address), ['carol@int.test']);
+      assert.equal(w2.log.size, 1); // the others were deferred at RCPT TO, before there was a message
+    } finally {
+      await w2.close();
+    }
+  });
+
+  it('only the message log cannot be written: the mail is delivered, its entry waits and is written once the database takes it', async () => {
+    let down = true;
+    const store = { insertMany: (e: Parameters<DrizzleMessageLog['insertMany']>[0]) => (down ? Promise.reject(new Error('connection refused')) : f.messageLog.insertMany(e)) };
+    const w2 = await startTestWorker({ ...f, messageLog: store as unknown as DrizzleMessageLog }, sink.url);
+    try {
+      const r = await smtpSend(w2.port, { from: 'alice@int.test', to: ['bob@ext.test'], raw: basic('bob@ext.test', 'log down') });
+      assert.ok(r.ok, r.response);
+      assert.equal(sink.messages.length, 1);
+      await assert.rejects(w2.log.flush(), /1 entries not written/);
+      assert.equal(w2.log.size, 1);
+      down = false;
+      await w2.log.flush();
+      assert.equal(w2.log.size, 0);
+      const row = (await f.messageLog.page({ limit: 5 })).find((x) => x.smtpReply === r.response);
+      assert.ok(row, 'the entry reached the table');
+      assert.equal(row.result, 'accepted');
     } finally {
       await w2.close();
     }
