@@ -9,7 +9,8 @@
  *   that only repeats the recipient's own address ("rfc822;bob@example.com" for bob@example.com,
  *   which Postfix adds to every recipient) says nothing the RCPT TO does not: it is left out, so
  *   such recipients can share a transaction.
- * - The message goes as `raw`: nodemailer adds nothing and rewrites nothing (it only dot-stuffs).
+ * - The message goes as `raw`: nodemailer adds nothing and rewrites nothing (it only dot-stuffs,
+ *   with our faster, byte-identical encoder: src/mail/dot-stuff.ts).
  * - Success means every recipient was accepted. Anything else rejects with AppError
  *   'reinject.failed' (451 4.4.x): the worker then answers 451 and the MTA keeps the original.
  *
@@ -21,6 +22,9 @@ import { createTransport, type Transporter } from 'nodemailer';
 import type { Readable } from 'node:stream';
 import { AppError } from '../shared/errors.js';
 import type { RecipientDsn } from './pipeline.js';
+import { installFastDataStream } from './dot-stuff.js';
+
+installFastDataStream();
 
 export interface ReinjectOptions {
   /** smtp://host:port (or smtps://). */
