@@ -29,7 +29,7 @@ import {
 } from '../smime/index.js';
 import { toCRLF } from '../mime/index.js';
 import { addressKey, encryptionHeaders, outputHeader, removeTriggers, type MessageHeader } from './header.js';
-import { domainOf, resolvePolicy, type EncryptMode, type PolicyRule, type ResolvedPolicy } from './policy.js';
+import { domainOf, resolvePolicyCached, type EncryptMode, type PolicyRule, type ResolvedPolicy } from './policy.js';
 import type { FallbackLinks, RecipientDirectory, RecipientLogEntry, RecipientOutcome } from './ports.js';
 import type { IdentityChoice } from './identities.js';
 import type { MessageSource } from './source.js';
@@ -148,7 +148,7 @@ export async function decideRecipient(
   if (isInternal(rcpt.address, options.internalDomains)) {
     return { ...base, treatment: 'internal', reason: `internal domain ${domainOf(rcpt.address)}: passed through` };
   }
-  const policy = resolvePolicy(ctx.rules, ctx.sender, rcpt.address);
+  const policy = resolvePolicyCached(ctx.rules, ctx.sender, rcpt.address);
   const mode: EncryptMode = ctx.triggers.length ? 'mandatory' : policy.encryptMode;
   const sign = policy.sign && ctx.signer !== undefined;
   const signNote = policy.sign ? (ctx.signer ? `, signed as ${ctx.signer.address}` : ', not signed (no signing identity for the sender)') : '';
@@ -157,8 +157,9 @@ export async function decideRecipient(
   }
   const answer = await deps.directory.lookup(rcpt.address);
   if (answer) {
-    return {
-      ...base,
+    const plan: RecipientPlan = {
+      address: rcpt.address,
+      bcc: false,
       policy,
       treatment: withSigning('encrypt', sign),
       certificate: answer.certificate,
@@ -166,6 +167,8 @@ export async function decideRecipient(
       fingerprint: answer.fingerprint,
       reason: `${modeReason(policy, mode, ctx.triggers)}; ${answer.reason}${signNote}`,
     };
+    if (rcpt.dsn) plan.dsn = rcpt.dsn;
+    return plan;
   }
   if (policy.fallbackLink) {
     if (deps.fallback) {

@@ -132,6 +132,29 @@ export function resolvePolicy(rules: ReadonlyMap<string, PolicyRule>, sender: st
   };
 }
 
+const resolved = new WeakMap<ReadonlyMap<string, PolicyRule>, Map<string, ResolvedPolicy>>();
+const RESOLVED_PER_SNAPSHOT = 10_000;
+
+/**
+ * resolvePolicy for the worker: the answer for a sender and recipient is computed once per policy
+ * snapshot (the table as read, which CachedPolicies replaces on every re-read) and shared, frozen,
+ * by the messages that follow; at most RESOLVED_PER_SNAPSHOT pairs are kept per snapshot.
+ */
+export function resolvePolicyCached(rules: ReadonlyMap<string, PolicyRule>, sender: string, recipient: string): ResolvedPolicy {
+  let bySnapshot = resolved.get(rules);
+  if (!bySnapshot) resolved.set(rules, (bySnapshot = new Map()));
+  const key = `${sender}\n${recipient}`;
+  let r = bySnapshot.get(key);
+  if (!r) {
+    r = resolvePolicy(rules, sender, recipient);
+    Object.freeze(r.from);
+    Object.freeze(r);
+    if (bySnapshot.size >= RESOLVED_PER_SNAPSHOT) bySnapshot.clear();
+    bySnapshot.set(key, r);
+  }
+  return r;
+}
+
 /** Parses 'on'/'off'/'inherit' (and yes/no/true/false) for the CLI; undefined = not given. */
 export function parseSwitch(name: string, value: string | undefined): boolean | null | undefined {
   if (value === undefined) return undefined;

@@ -1,7 +1,7 @@
 /** Policy inheritance (global -> domain -> address), scopes, subject triggers: pure functions. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CachedPolicies, parseEncryptMode, parseScope, parseSwitch, resolvePolicy, type PolicyRule } from '../../src/mail/policy.js';
+import { CachedPolicies, parseEncryptMode, parseScope, parseSwitch, resolvePolicy, resolvePolicyCached, type PolicyRule } from '../../src/mail/policy.js';
 import { removeTriggers } from '../../src/mail/header.js';
 import { AppError } from '../../src/shared/errors.js';
 
@@ -78,8 +78,21 @@ describe('resolvePolicy', () => {
       const p = resolvePolicy(c.rules, c.from, c.to);
       assert.deepEqual({ encryptMode: p.encryptMode, sign: p.sign, fallbackLink: p.fallbackLink }, c.want);
       if (c.modeFrom) assert.equal(p.from.encryptMode, c.modeFrom);
+      // the worker's cached form answers the same, every time
+      for (let i = 0; i < 2; i++) assert.deepEqual(resolvePolicyCached(c.rules, c.from, c.to), p);
     });
   }
+
+  it('the cached form is per snapshot: a re-read table (a new Map) is resolved afresh; answers are frozen', () => {
+    const first = rules({ scope: 'domain:ext.test', encryptMode: 'mandatory' });
+    const a = resolvePolicyCached(first, 'a@corp.test', 'b@ext.test');
+    assert.equal(a.encryptMode, 'mandatory');
+    assert.equal(resolvePolicyCached(first, 'a@corp.test', 'b@ext.test'), a, 'reused within the snapshot');
+    assert.ok(Object.isFrozen(a) && Object.isFrozen(a.from));
+    const second = rules({ scope: 'domain:ext.test', encryptMode: 'none' });
+    assert.equal(resolvePolicyCached(second, 'a@corp.test', 'b@ext.test').encryptMode, 'none');
+    assert.equal(resolvePolicyCached(first, 'a@corp.test', 'c@ext.test').encryptMode, 'mandatory');
+  });
 });
 
 describe('policy scopes and values', () => {
