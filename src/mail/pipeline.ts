@@ -95,6 +95,8 @@ export interface MessagePlan {
 
 export interface PolicySource {
   rules(): Promise<ReadonlyMap<string, PolicyRule>>;
+  /** The rules when they can be had without waiting (a fresh cached copy), else undefined. */
+  current?(): ReadonlyMap<string, PolicyRule> | undefined;
 }
 
 export interface SignerSource {

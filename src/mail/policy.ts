@@ -197,9 +197,14 @@ export class CachedPolicies {
     this.snapshot = undefined;
   }
 
-  async rules(): Promise<ReadonlyMap<string, PolicyRule>> {
+  current(): ReadonlyMap<string, PolicyRule> | undefined {
     const s = this.snapshot;
-    if (s && this.now() - s.at < (this.options.refreshMs ?? POLICY_REFRESH_MS)) return s.rules;
+    return s && this.now() - s.at < (this.options.refreshMs ?? POLICY_REFRESH_MS) ? s.rules : undefined;
+  }
+
+  async rules(): Promise<ReadonlyMap<string, PolicyRule>> {
+    const fresh = this.current();
+    if (fresh) return fresh;
     this.loading ??= this.store
       .all()
       .then((rows) => {

@@ -136,6 +136,9 @@ export async function startWorker(
       const deps = hooks.rcptDeps;
       const popts = hooks.pipelineOptions;
       if (!deps || !popts || options.rcptCheck === false || isInternal(address.address, popts.internalDomains)) return callback();
+      // the usual case, answered without a promise: a fresh policy copy with no mandatory rule
+      const fresh = deps.policies.current?.();
+      if (fresh && !hasMandatory(fresh)) return callback();
       const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       deps.policies
         .rules()

@@ -131,14 +131,18 @@ describe('policy scopes and values', () => {
       },
     };
     const cache = new CachedPolicies(store, { refreshMs: 1000, now: () => now });
+    assert.equal(cache.current(), undefined, 'nothing read yet');
     assert.equal((await cache.rules()).get('global')?.encryptMode, 'mandatory');
     now = 999;
     await cache.rules();
     assert.equal(calls, 1);
+    assert.equal(cache.current()?.get('global')?.encryptMode, 'mandatory', 'fresh: had without waiting');
     now = 1000;
+    assert.equal(cache.current(), undefined, 'stale: must be read again');
     fail = true;
     await assert.rejects(cache.rules(), /database down/);
     assert.equal(calls, 2);
+    assert.equal(cache.current(), undefined, 'a failed read leaves nothing fresh');
   });
 });
 
