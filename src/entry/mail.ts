@@ -85,7 +85,7 @@ export interface MailWorkerOptions {
   directory?: Pick<Directory, 'find'>;
   fallback?: FallbackLinks;
   log: Log;
-  /** Benchmark baseline: pass every message through unchanged (no lookups, no crypto). */
+  /** Benchmark baseline: pass every message through unchanged, as internal mail (no lookups, no crypto; logged). */
   passThrough?: boolean;
   /** Called after each message (the benchmark's latency samples). */
   onResult?: (r: { reply: { code: number }; size: number; ms: number; spooled: boolean }) => void;

@@ -269,6 +269,7 @@ export function joinSources(parts: ByteSource[]): ByteSource {
     size: parts.reduce((n, p) => n + p.size, 0),
     chunks() {
       const iterables = parts.map((p) => p.chunks());
+      if (iterables.every((it): it is Uint8Array[] => Array.isArray(it))) return iterables.flat();
       if (iterables.every((it): it is Iterable<Uint8Array> => Symbol.iterator in it)) {
         return (function* () {
           for (const it of iterables) yield* it;

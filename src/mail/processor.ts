@@ -42,7 +42,11 @@ export interface ProcessorOptions extends PipelineOptions {
   timeoutMs?: number;
   /** Spilled (large) messages processed at the same time (each may be held in memory to sign). Default 2. */
   largeConcurrency?: number;
-  /** Pass-through mode (benchmark baseline): every recipient gets the message unchanged; no lookups, no crypto, no log entry. */
+  /**
+   * Pass-through mode (the benchmark's baseline): every recipient is treated as an internal one,
+   * so the message goes out unchanged, with no policy, directory or identity lookup and no crypto;
+   * its log entry is recorded as for any message.
+   */
   passThrough?: boolean;
 }
 
@@ -177,7 +181,7 @@ export class MessageProcessor {
 
   /** The message's log entry, once it has its reply (never holds the reply back, never fails it). */
   private record(input: LogInput, err?: AppError): void {
-    if (!this.options.passThrough) this.deps.log.record(logEntry(input, err));
+    this.deps.log.record(logEntry(input, err));
   }
 
   private async run(envelope: MailEnvelope, source: MessageSource, input: LogInput, signal: AbortSignal, state: { spooled: boolean }): Promise<Reply> {

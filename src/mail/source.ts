@@ -82,8 +82,10 @@ class MemorySource implements MessageSource {
     const data = this.data;
     return {
       size: end - start,
-      *chunks() {
-        for (let i = start; i < end; i += READ_CHUNK) yield data.subarray(i, Math.min(end, i + READ_CHUNK));
+      chunks() {
+        const out: Uint8Array[] = [];
+        for (let i = start; i < end; i += READ_CHUNK) out.push(data.subarray(i, Math.min(end, i + READ_CHUNK)));
+        return out;
       },
     };
   }

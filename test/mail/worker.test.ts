@@ -116,6 +116,24 @@ describe('worker: delivery', () => {
   });
 });
 
+describe('worker: pass-through mode (the benchmark baseline)', () => {
+  it('delivers the message unchanged to every recipient, even one with a certificate, and logs it as internal', async () => {
+    const w2 = await startTestWorker(f, sink.url, { processor: { passThrough: true } });
+    try {
+      const raw = basic('bob@ext.test', 'pass me through');
+      const r = await smtpSend(w2.port, { from: 'alice@int.test', to: ['bob@ext.test'], raw });
+      assert.ok(r.ok, r.response);
+      assert.equal(sink.messages.length, 1);
+      assert.equal(sink.messages[0]!.body.toString('latin1'), raw, 'byte for byte');
+      await w2.log.flush();
+      const row = (await f.messageLog.page({ limit: 5 })).find((x) => x.smtpReply === r.response)!;
+      assert.deepEqual(row.recipients.map((x) => [x.address, x.outcome, x.reason]), [['bob@ext.test', 'internal', 'pass-through mode']]);
+    } finally {
+      await w2.close();
+    }
+  });
+});
+
 describe('worker: never 250 unless delivered', () => {
   it('the re-injection MTA answers 451: 451 4.4.2, nothing counts as delivered, the log row says tempfail', async () => {
     sink.mode = 'tempfail';
