@@ -1,7 +1,7 @@
 /**
  * The filter worker's commands of `smimegw` (loaded by src/cli.ts on demand):
  *
- *   smimegw worker [--pass-through]
+ *   smimegw worker [--pass-through] [--pass-through-listen HOST:PORT]
  *       runs the content-filter worker alone (FILTER_LISTEN -> REINJECT_SMTP_URL) until SIGINT/SIGTERM
  *   smimegw identity import FILE.p12 [--address ADDRESS|*@DOMAIN|*] [--p12-password-env VAR]
  *   smimegw identity issue ADDRESS        a new key and a certificate from our CA (internal senders)
@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import cluster from 'node:cluster';
 import { availableParallelism, userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig, LOG_LEVELS, type Config } from './config/index.js';
+import { loadConfig, LOG_LEVELS, parseListenAddress, type Config } from './config/index.js';
 import { openDatabase, type Database } from './db/connection.js';
 import { DrizzleAuditLog } from './db/audit.js';
 import { DrizzlePolicyStore } from './db/policy-store.js';
@@ -117,9 +117,10 @@ export function workerProcesses(config: Pick<Config, 'filterProcesses' | 'databa
  * (killed) exits at once: a message it had not answered is retried by the MTA.
  */
 export async function runWorkerCommand(args: string[], io: MailCliIO, env: NodeJS.ProcessEnv, h: MailCliHelpers): Promise<void> {
-  const { values, positionals } = parser(args, h)({ 'pass-through': { type: 'boolean' } });
+  const { values, positionals } = parser(args, h)({ 'pass-through': { type: 'boolean' }, 'pass-through-listen': { type: 'string' } });
   if (positionals.length) throw h.usage(`worker takes no arguments, got '${positionals.join(' ')}'`);
   const config = loadConfig(env);
+  const passThroughListen = values['pass-through-listen'] !== undefined ? parseListenAddress('--pass-through-listen', String(values['pass-through-listen'])) : undefined;
   const min = LOG_LEVELS.indexOf(config.logLevel);
   const tag = cluster.isWorker ? ` [${process.pid}]` : '';
   const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => {
@@ -131,7 +132,7 @@ export async function runWorkerCommand(args: string[], io: MailCliIO, env: NodeJ
   const database = await openDatabase(config);
   let handle;
   try {
-    handle = await startMailWorker({ config, database, log, ...(values['pass-through'] ? { passThrough: true } : {}) });
+    handle = await startMailWorker({ config, database, log, ...(values['pass-through'] ? { passThrough: true } : {}), ...(passThroughListen ? { passThroughListen } : {}) });
   } catch (e) {
     await database.close().catch(() => {});
     throw new AppError('worker.start', (e as Error).message, { cause: e });

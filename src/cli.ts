@@ -50,7 +50,8 @@ Commands:
   trust add FILE...  |  trust list  |  trust remove FINGERPRINT
   db migrate   applies the database migrations (before deploying the web service to Workers)
   admin create --email ADDRESS [--role admin|auditor]   (prints a one-time initial password)
-  worker       [--pass-through]        the content-filter worker alone (FILTER_LISTEN -> REINJECT_SMTP_URL)
+  worker       [--pass-through] [--pass-through-listen HOST:PORT]
+                                       the content-filter worker alone (FILTER_LISTEN -> REINJECT_SMTP_URL)
   identity import FILE.p12 [--address ADDRESS|*@DOMAIN|*] [--p12-password-env VAR]
   identity issue ADDRESS  |  identity list  |  identity remove ID|FINGERPRINT
   policy list  |  policy remove SCOPE  |  policy explain --from SENDER --to RECIPIENT [--subject TEXT]

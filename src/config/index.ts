@@ -347,6 +347,14 @@ function oneOf<T extends string>(
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
 
+/** Parses host:port (or [v6]:port) for a command-line option; throws with a message naming `name`. */
+export function parseListenAddress(name: string, value: string): ListenAddress {
+  let message = '';
+  const a = listenAddress(name, value, (_v, m) => (message = m));
+  if (!a) throw new AppError('config.invalid', message);
+  return a;
+}
+
 function listenAddress(
   name: string,
   value: string,

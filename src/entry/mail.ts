@@ -9,7 +9,7 @@
  * the fallback are treated as having none (mandatory: 550, never plaintext).
  */
 import { join } from 'node:path';
-import { formatListenAddress, type Config } from '../config/index.js';
+import { formatListenAddress, type Config, type ListenAddress } from '../config/index.js';
 import type { Database } from '../db/connection.js';
 import { DrizzlePolicyStore } from '../db/policy-store.js';
 import { DrizzleIdentityStore } from '../db/identity-store.js';
@@ -87,12 +87,20 @@ export interface MailWorkerOptions {
   log: Log;
   /** Benchmark baseline: pass every message through unchanged, as internal mail (no lookups, no crypto; logged). */
   passThrough?: boolean;
+  /**
+   * Measurements: a second listener in the same processes that handles every message in
+   * pass-through mode (same pool, log and caches), so a benchmark compares both modes within one
+   * server instead of two.
+   */
+  passThroughListen?: ListenAddress;
   /** Called after each message (the benchmark's latency samples). */
   onResult?: (r: { reply: { code: number }; size: number; ms: number; spooled: boolean }) => void;
 }
 
 export interface MailWorkerHandle {
   worker: RunningWorker;
+  /** The pass-through listener, when `passThroughListen` asked for one. */
+  passThrough?: RunningWorker;
   processor: MessageProcessor;
   close(): Promise<void>;
 }
@@ -118,25 +126,40 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   const messageLog = new BackgroundMessageLog(new DrizzleMessageLog(db), { warn: (m) => log('warn', m), info: (m) => log('info', m) });
   const deps = { directory, policies, identities, reinject, log: messageLog, ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
   const processor = new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, ...(o.passThrough ? { passThrough: true } : {}) });
+  const listen = async (at: ListenAddress, p: MessageProcessor, passThrough: boolean): Promise<RunningWorker> => {
+    try {
+      return await startWorker(
+        p,
+        {
+          host: at.host,
+          port: at.port,
+          maxSize: config.filterMaxMessageSize,
+          spillThreshold: config.filterSpillThreshold,
+          spoolDir,
+          maxClients: config.filterMaxClients,
+          rcptCheck: !passThrough,
+          log: (level, message) => log(level, message),
+        },
+        { rcptDeps: deps, pipelineOptions: popts, ...(o.onResult ? { onResult: o.onResult } : {}) },
+      );
+    } catch (e) {
+      throw new Error(`cannot listen on ${formatListenAddress(at)} for the filter worker: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
   let worker: RunningWorker;
+  let passWorker: RunningWorker | undefined;
   try {
-    worker = await startWorker(
-      processor,
-      {
-        host: config.filterListen.host,
-        port: config.filterListen.port,
-        maxSize: config.filterMaxMessageSize,
-        spillThreshold: config.filterSpillThreshold,
-        spoolDir,
-        maxClients: config.filterMaxClients,
-        rcptCheck: !o.passThrough,
-        log: (level, message) => log(level, message),
-      },
-      { rcptDeps: deps, pipelineOptions: popts, ...(o.onResult ? { onResult: o.onResult } : {}) },
-    );
+    worker = await listen(config.filterListen, processor, o.passThrough === true);
+    if (o.passThroughListen) {
+      passWorker = await listen(o.passThroughListen, new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, passThrough: true }), true).catch(async (e: unknown) => {
+        await worker.close();
+        throw e;
+      });
+      log('info', `pass-through listener (measurements) on smtp://${formatListenAddress({ host: o.passThroughListen.host, port: passWorker.address.port })}`);
+    }
   } catch (e) {
     reinject.close();
-    throw new Error(`cannot listen on ${formatListenAddress(config.filterListen)} for the filter worker: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw e;
   }
   log(
     'info',
@@ -147,10 +170,11 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   const relay = config.notifySmtpUrl && !o.passThrough ? startOutboxRelay(db, config, log) : undefined;
   return {
     worker,
+    ...(passWorker ? { passThrough: passWorker } : {}),
     processor,
     async close() {
       relay?.stop();
-      await worker.close();
+      await Promise.all([worker.close(), passWorker?.close()]);
       reinject.close();
       await messageLog.close();
     },
