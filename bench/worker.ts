@@ -81,7 +81,7 @@ const SIZES = process.env.BENCH_SIZES ? ALL_SIZES.filter((s) => process.env.BENC
  * per cell. This machine's speed drifts by up to 1.7x within a minute, so many short pairs and
  * the median of their ratios say more than a few long runs.
  */
-const DIRECT_PAIRS = Number(process.env.BENCH_ROUNDS ?? 9);
+const DIRECT_PAIRS = Number(process.env.BENCH_ROUNDS ?? 11);
 const POSTFIX_PAIRS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SESSIONS = 20;
 const FROM = 'sender@corp.example';
