@@ -81,12 +81,19 @@ export interface PostfixOptions {
   messageSizeLimit?: number;
   /** No content filter at all (the bench's Postfix-only baseline). */
   noFilter?: boolean;
+  /**
+   * A second submission port whose mail goes to this filter port instead (the bench: one Postfix,
+   * protected and pass-through listeners of one worker).
+   */
+  secondFilterPort?: number;
 }
 
 export interface PostfixInstance {
   dir: string;
   configDir: string;
   submitPort: number;
+  /** The second submission port (secondFilterPort), if asked for. */
+  submitPort2?: number;
   reinjectPort: number;
   hostname: string;
   /** postqueue -p output. */
@@ -124,7 +131,7 @@ export async function startPostfix(o: PostfixOptions): Promise<PostfixInstance> 
   chownSync(dataDir, postfixUid, postfixGid);
   chownSync(vmail, 65534, 65534);
 
-  const [submitPort, reinjectPort] = await Promise.all([freePort(), freePort()]);
+  const [submitPort, reinjectPort, submitPort2] = await Promise.all([freePort(), freePort(), o.secondFilterPort ? freePort() : Promise.resolve(undefined)]);
   const internal = o.internalDomains ?? ['int.test'];
   const external = o.externalDomains ?? ['ext.test'];
   const mailboxes: Record<string, string> = {};
@@ -176,6 +183,7 @@ export async function startPostfix(o: PostfixOptions): Promise<PostfixInstance> 
 
   const master = [
     `127.0.0.1:${submitPort} inet n - n - - smtpd`,
+    ...(submitPort2 ? [`127.0.0.1:${submitPort2} inet n - n - - smtpd`, `  -o content_filter=scan:[127.0.0.1]:${o.secondFilterPort}`] : []),
     `scan unix - - n - ${o.filterMaxproc ?? 20} smtp`,
     '  -o smtp_send_xforward_command=yes',
     '  -o disable_mime_output_conversion=yes',
@@ -230,6 +238,7 @@ export async function startPostfix(o: PostfixOptions): Promise<PostfixInstance> 
     dir,
     configDir,
     submitPort,
+    ...(submitPort2 ? { submitPort2 } : {}),
     reinjectPort,
     hostname: HOSTNAME,
     async queue() {
