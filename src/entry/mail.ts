@@ -26,6 +26,7 @@ import { startWorker, type RunningWorker } from '../mail/worker.js';
 import type { SenderNotices } from '../pickup/ports.js';
 import { OutboxRelay } from '../db/outbox.js';
 import { createSmtpNotifier } from '../notify/smtp.js';
+import type { Notifier } from '../notify/index.js';
 import { createPickupService, serviceMailFrom } from './web.js';
 import type { FallbackLinks, RecipientDirectory } from '../mail/ports.js';
 import type { PipelineOptions } from '../mail/pipeline.js';
@@ -93,6 +94,12 @@ export interface MailWorkerOptions {
    * server instead of two.
    */
   passThroughListen?: ListenAddress;
+  /**
+   * The service's SMTP notifier (NOTIFY_SMTP_URL) when the caller already has one (npm start: the
+   * web service's), for relaying the mail a Workers deployment queued; otherwise the relay makes
+   * its own. The caller keeps ownership (closes it).
+   */
+  notifier?: Notifier;
   /** Called after each message (the benchmark's latency samples). */
   onResult?: (r: { reply: { code: number }; size: number; ms: number; spooled: boolean }) => void;
 }
@@ -125,7 +132,8 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   const popts = pipelineOptions(config);
   const messageLog = new BackgroundMessageLog(new DrizzleMessageLog(db), { warn: (m) => log('warn', m), info: (m) => log('info', m) });
   const deps = { directory, policies, identities, reinject, log: messageLog, ...(fallback ? { fallback } : {}), warn: (m: string) => log('warn', m) };
-  const processor = new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, ...(o.passThrough ? { passThrough: true } : {}) });
+  const processorOptions = { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000 };
+  const processor = new MessageProcessor(deps, { ...processorOptions, ...(o.passThrough ? { passThrough: true } : {}) });
   const listen = async (at: ListenAddress, p: MessageProcessor, passThrough: boolean): Promise<RunningWorker> => {
     try {
       return await startWorker(
@@ -151,7 +159,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   try {
     worker = await listen(config.filterListen, processor, o.passThrough === true);
     if (o.passThroughListen) {
-      passWorker = await listen(o.passThroughListen, new MessageProcessor(deps, { ...popts, spoolDir, timeoutMs: config.filterTimeoutSeconds * 1000, passThrough: true }), true).catch(async (e: unknown) => {
+      passWorker = await listen(o.passThroughListen, new MessageProcessor(deps, { ...processorOptions, passThrough: true }), true).catch(async (e: unknown) => {
         await worker.close();
         throw e;
       });
@@ -167,7 +175,7 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
       `${o.passThrough ? ' in PASS-THROUGH mode' : ''}; internal domains: ${config.internalDomains.join(', ') || 'none'}`,
   );
   // The relay for mail that a Workers deployment of the web service queued (it has no SMTP).
-  const relay = config.notifySmtpUrl && !o.passThrough ? startOutboxRelay(db, config, log) : undefined;
+  const relay = config.notifySmtpUrl && !o.passThrough ? startOutboxRelay(db, config, log, o.notifier) : undefined;
   return {
     worker,
     ...(passWorker ? { passThrough: passWorker } : {}),
@@ -181,9 +189,10 @@ export async function startMailWorker(o: MailWorkerOptions): Promise<MailWorkerH
   };
 }
 
-/** Every 5 s: sends the outbox rows marked for relay through NOTIFY_SMTP_URL. */
-export function startOutboxRelay(db: Database['db'], config: Config, log: Log, intervalMs = 5000): { stop(): void } {
-  const notifier = createSmtpNotifier({ url: config.notifySmtpUrl!, from: serviceMailFrom(config.publicUrl) });
+/** Every 5 s: sends the outbox rows marked for relay through NOTIFY_SMTP_URL (`shared`: a notifier the caller owns). */
+export function startOutboxRelay(db: Database['db'], config: Config, log: Log, shared?: Notifier, intervalMs = 5000): { stop(): void } {
+  const own = shared ? undefined : createSmtpNotifier({ url: config.notifySmtpUrl!, from: serviceMailFrom(config.publicUrl) });
+  const notifier = shared ?? own!;
   const relay = new OutboxRelay(db, notifier);
   let running: Promise<void> | undefined;
   const runOnce = (): Promise<void> =>
@@ -202,7 +211,7 @@ export function startOutboxRelay(db: Database['db'], config: Config, log: Log, i
   return {
     stop() {
       clearInterval(timer);
-      notifier.close();
+      own?.close();
     },
   };
 }

@@ -138,7 +138,7 @@ async function main(): Promise<void> {
 
   // The content-filter worker (FILTER_LISTEN -> REINJECT_SMTP_URL) runs in the same process;
   // `smimegw worker` runs it alone. Messages in progress finish before the database closes.
-  startMailWorker({ config, database, directory: web.directory, log }).then(
+  startMailWorker({ config, database, directory: web.directory, log, ...(smtpNotifier ? { notifier: smtpNotifier } : {}) }).then(
     (w) => {
       mailWorker = w;
       if (stopping) void w.close();

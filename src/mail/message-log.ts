@@ -49,16 +49,6 @@ export function logEntry(input: LogInput, error?: AppError): MessageLogEntry {
   };
 }
 
-/** A MessageLog that keeps entries in memory (tests). */
-export class MemoryMessageLog implements MessageLog {
-  readonly entries: MessageLogEntry[] = [];
-  record(entry: MessageLogEntry): void {
-    this.entries.push(entry);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
 /** Where the background log writes: several rows in one statement. */
 export interface MessageLogStore {
   insertMany(entries: MessageLogEntry[]): Promise<void>;

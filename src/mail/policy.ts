@@ -155,6 +155,18 @@ export function resolvePolicyCached(rules: ReadonlyMap<string, PolicyRule>, send
   return r;
 }
 
+const mandatoryIn = new WeakMap<ReadonlyMap<string, PolicyRule>, boolean>();
+
+/** Whether any rule makes encryption mandatory (computed once per policy snapshot, like resolvePolicyCached). */
+export function hasMandatory(rules: ReadonlyMap<string, PolicyRule>): boolean {
+  let m = mandatoryIn.get(rules);
+  if (m === undefined) {
+    m = [...rules.values()].some((r) => r.encryptMode === 'mandatory');
+    mandatoryIn.set(rules, m);
+  }
+  return m;
+}
+
 /** Parses 'on'/'off'/'inherit' (and yes/no/true/false) for the CLI; undefined = not given. */
 export function parseSwitch(name: string, value: string | undefined): boolean | null | undefined {
   if (value === undefined) return undefined;

@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import { AppError } from '../shared/errors.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { collect } from '../smime/index.js';
 import { analyseHeader } from './header.js';
 import { planMessage, renderGroup, type GroupPlan, type MailEnvelope, type MessagePlan, type PipelineDeps, type PipelineOptions, type Rendered } from './pipeline.js';
 import { logEntry, type LogInput } from './message-log.js';
@@ -107,11 +108,7 @@ interface Output {
 async function materialise(r: Rendered, spool: boolean, spoolDir: string): Promise<Output> {
   if (r.kind === 'bytes') return { size: r.bytes.length, body: r.bytes, close: async () => {} };
   if (!spool) {
-    // an encrypted message held in memory comes as one buffer made for it: used as it is (a copy of
-    // 137 KB costs ~50 us); several pieces are joined
-    const parts: Uint8Array[] = [];
-    for await (const c of r.chunks) parts.push(c);
-    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const bytes = await collect(r.chunks);
     return { size: bytes.length, body: bytes, close: async () => {} };
   }
   const fh: FileHandle = await openSpoolFile(spoolDir);

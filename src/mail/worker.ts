@@ -22,7 +22,7 @@ import { AppError } from '../shared/errors.js';
 import { receiveMessage } from './source.js';
 import { decideRecipient, isInternal, type MailEnvelope, type RecipientDsn } from './pipeline.js';
 import { MessageProcessor, asTemporary, replyLine, type ProcessResult } from './processor.js';
-import type { PolicyRule } from './policy.js';
+import { hasMandatory } from './policy.js';
 
 /** The EHLO/greeting name of the worker (must not be the MTA's myhostname). */
 export const FILTER_HOSTNAME = 'smimegw-filter.localdomain';
@@ -92,18 +92,6 @@ function smtpError(code: number, enhanced: string, text: string): Error & { resp
   const e = new Error(`${enhanced} ${text}`.replace(/[\r\n]+/g, ' ')) as Error & { responseCode: number };
   e.responseCode = code;
   return e;
-}
-
-const mandatoryIn = new WeakMap<ReadonlyMap<string, PolicyRule>, boolean>();
-
-/** Whether any rule makes encryption mandatory (once per policy snapshot, not per RCPT). */
-function hasMandatory(rules: ReadonlyMap<string, PolicyRule>): boolean {
-  let m = mandatoryIn.get(rules);
-  if (m === undefined) {
-    m = [...rules.values()].some((r) => r.encryptMode === 'mandatory');
-    mandatoryIn.set(rules, m);
-  }
-  return m;
 }
 
 /** Starts the SMTP listener. `processor` does the work; the RCPT check uses its pipeline dependencies. */
