@@ -175,16 +175,21 @@ function cpuTicks(pid: number): number {
 
 const TICKS = Number(sh('getconf', ['CLK_TCK'])) || 100;
 
-/** CPU ticks of every process by command name (postgres, smtp-source, smtp-sink, ...): where the rest of the machine went. */
-function ticksByName(): Map<string, number> {
-  const out = new Map<string, number>();
+/**
+ * CPU ticks of every process (by pid, with its command name: postgres, smtp-source, smtp-sink, ...):
+ * where the rest of the machine went. By pid because a kernel worker's name changes with the work
+ * it runs ("kworker/0:0-events" -> "kworker/0:0-mm_percpu_wq"): matched by name, its whole lifetime
+ * would count as one run's.
+ */
+function ticksByPid(): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const f = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')')).replace(/^(kworker)\/.*/, '$1');
       const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (out.get(name) ?? 0) + Number(rest[11]) + Number(rest[12]));
+      out.set(d, { name, ticks: Number(rest[11]) + Number(rest[12]) });
     } catch {
       /* gone */
     }
@@ -205,11 +210,25 @@ async function xacts(): Promise<number> {
   }
 }
 
+/** The machine's CPU time so far (ticks): busy (everything but idle and iowait), softirq, total. */
+function machineTicks(): { busy: number; softirq: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8');
+  const v = f.slice(0, f.indexOf('\n')).split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((x, y) => x + y, 0);
+  return { busy: total - v[3]! - v[4]!, softirq: v[6]!, total };
+}
+
 /** CPU % by command name between two snapshots (names above 5 % only). */
-function cpuSplit(a: Map<string, number>, b: Map<string, number>, seconds: number): string {
+function cpuSplit(a: ReturnType<typeof ticksByPid>, b: ReturnType<typeof ticksByPid>, seconds: number): string {
+  const byName = new Map<string, number>();
+  for (const [pid, p] of b) {
+    const before = a.get(pid);
+    const t = p.ticks - (before && before.name === p.name ? before.ticks : 0);
+    byName.set(p.name, (byName.get(p.name) ?? 0) + t);
+  }
   const parts: string[] = [];
-  for (const [name, t] of b) {
-    const pctv = ((t - (a.get(name) ?? 0)) / TICKS / seconds) * 100;
+  for (const [name, t] of byName) {
+    const pctv = (t / TICKS / seconds) * 100;
     if (pctv >= 5) parts.push(`${name} ${pctv.toFixed(0)} %`);
   }
   return parts.join(', ');
@@ -293,14 +312,22 @@ async function measureDirect(w: Worker, file: string, message: Buffer, count: nu
   if (warm) await smtpSource(w.port, file, 1000, to); // warm-up: pooled connections, caches, JIT (optimised code for both paths)
   resetHwm(w.child.pid!);
   const c0 = cpuTicks(w.child.pid!);
-  const all0 = ticksByName();
+  const all0 = ticksByPid();
+  const mt0 = process.env.BENCH_CPU_SPLIT ? machineTicks() : undefined;
   const x0 = process.env.BENCH_CPU_SPLIT ? await xacts() : 0;
   let running = true;
   const probing = probe(w.port, message, to, () => running);
+  const m0 = process.hrtime.bigint();
   const seconds = await smtpSource(w.port, file, count, to);
   running = false;
+  // with BENCH_WORKER_NODE_ARGS (profiles), the run's window on the monotonic clock V8's profiles use (us)
+  if (process.env.BENCH_WORKER_NODE_ARGS) console.log(`    window ${w.mode} ${count} ${m0 / 1000n} ${process.hrtime.bigint() / 1000n}`);
   const cpu = ((cpuTicks(w.child.pid!) - c0) / TICKS / seconds) * 100;
-  if (process.env.BENCH_CPU_SPLIT) console.log(`    cpu: ${cpuSplit(all0, ticksByName(), seconds)}; database transactions: ${(await xacts()) - x0}`);
+  if (process.env.BENCH_CPU_SPLIT) {
+    const m1 = machineTicks();
+    const share = (x: number) => `${((x / (m1.total - mt0!.total)) * 100).toFixed(0)} %`;
+    console.log(`    cpu: ${cpuSplit(all0, ticksByPid(), seconds)}; machine busy ${share(m1.busy - mt0!.busy)} (softirq ${share(m1.softirq - mt0!.softirq)}); database transactions: ${(await xacts()) - x0}`);
+  }
   const latencies = await probing;
   return { rate: count / seconds, seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), peakRssMb: hwmMb(w.child.pid!), cpuPercent: cpu, failures: 0 };
 }

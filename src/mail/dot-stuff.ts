@@ -5,7 +5,10 @@
  * (larger than encrypting it). This one finds the only bytes that matter, CR and LF, with
  * Buffer.indexOf (native memchr) and looks at their neighbours, so its cost follows the number of
  * lines, not of bytes. Its output is byte for byte the original's for any input and any chunking
- * (test/mail/dot-stuff.test.ts runs both over random inputs).
+ * (test/mail/dot-stuff.test.ts runs both over random inputs). A chunk that carries a data-safe
+ * mark (src/mime/data-safe.ts: the base64 part of a message our S/MIME engine built) has only its
+ * unmarked head encoded; the marked rest is passed on as it is, which the same test checks gives
+ * nodemailer's bytes too.
  *
  * The rules, each applied before byte i ("prev" is the input byte before it, or the last byte of
  * the previous chunk, or none at the very start):
@@ -18,6 +21,7 @@
  * i-1 (or, at i = 0, from the previous chunk's last byte).
  */
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream.js';
+import { dataSafeFrom } from '../mime/data-safe.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -100,8 +104,32 @@ export function installFastDataStream(): void {
   proto.__smimegw = proto._transform;
   proto._transform = function (chunk, _encoding, done) {
     if (!chunk || !chunk.length) return done();
-    const out = stuffChunk(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, this);
-    this.push(out);
+    if (typeof chunk === 'string') chunk = Buffer.from(chunk);
+    const from = safeStart(chunk, this);
+    if (from === undefined) {
+      this.push(stuffChunk(chunk, this));
+    } else {
+      // the head is encoded; the data-safe rest (src/mime/data-safe.ts) goes as it is
+      if (from > 0) this.push(stuffChunk(chunk.subarray(0, from), this));
+      const rest = chunk.subarray(from);
+      this.push(rest);
+      this.inByteCount += rest.length;
+      this.outByteCount += rest.length;
+      this.lastByte = chunk[chunk.length - 1]!;
+    }
     done();
   };
+}
+
+/**
+ * Where the marked data-safe part of `chunk` may be passed on unencoded: only at a line start (the
+ * byte before it an LF after a CR, or the very start of the stream), and only if its first byte is
+ * not a dot (a line start the mark does not vouch for). Undefined: encode the whole chunk.
+ */
+export function safeStart(chunk: Buffer, state?: EncoderState): number | undefined {
+  const from = dataSafeFrom(chunk);
+  if (from === undefined || from >= chunk.length || chunk[from] === DOT) return undefined;
+  if (from >= 2) return chunk[from - 1] === LF && chunk[from - 2] === CR ? from : undefined;
+  if (from === 0 && state && state.lastByte === false) return 0;
+  return undefined;
 }

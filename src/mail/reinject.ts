@@ -10,7 +10,8 @@
  *   which Postfix adds to every recipient) says nothing the RCPT TO does not: it is left out, so
  *   such recipients can share a transaction.
  * - The message goes as `raw`: nodemailer adds nothing and rewrites nothing (it only dot-stuffs,
- *   with our faster, byte-identical encoder: src/mail/dot-stuff.ts).
+ *   with our faster, byte-identical encoder, which skips a built message's data-safe part:
+ *   src/mail/dot-stuff.ts).
  * - Success means every recipient was accepted. Anything else rejects with AppError
  *   'reinject.failed' (451 4.4.x): the worker then answers 451 and the MTA keeps the original.
  *
@@ -128,7 +129,8 @@ export class Reinjector {
   private async transaction(envelope: ReinjectEnvelope, rcpts: ReinjectEnvelope['recipients'], body: Body, signal?: AbortSignal): Promise<string> {
     const dsn = rcpts[0]!.dsn;
     const wantDsn = envelope.ret || envelope.envid || dsn?.notify?.length || dsn?.orcpt;
-    const raw = typeof body === 'function' ? body() : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // a Buffer goes as it is: its identity carries a data-safe mark (src/mime/data-safe.ts) to the encoder
+    const raw = typeof body === 'function' ? body() : Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     try {
       const info = await this.transport.sendMail({
         envelope: {

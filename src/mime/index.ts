@@ -22,6 +22,7 @@ export { type BuildHeaderOptions, buildHeaderField, decodeEncodedWords } from '.
 export { canonicalizeEntity, MAX_MIME_DEPTH } from './canonicalize.js';
 export { type MultipartBody, splitMultipart, newBoundary, BOUNDARY_PREFIX } from './multipart.js';
 export { toCRLF, scanBody, type BodyScan } from './eol.js';
+export { markDataSafe, dataSafeFrom } from './data-safe.js';
 export {
   encodeBase64Lines,
   encodeQuotedPrintable,

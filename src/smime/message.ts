@@ -8,7 +8,7 @@
  */
 import { AppError } from '../shared/errors.js';
 import { concat, utf8 } from '../shared/bytes.js';
-import { splitMessage, splitMultipart, parseContentType, getHeader, isContentHeader, canonicalizeEntity, newBoundary, toCRLF, decodeTransfer, type HeaderField } from '../mime/index.js';
+import { splitMessage, splitMultipart, parseContentType, getHeader, isContentHeader, canonicalizeEntity, newBoundary, toCRLF, decodeTransfer, markDataSafe, type HeaderField } from '../mime/index.js';
 import type { Certificate } from '../pki/certificate.js';
 import type { SmimeCapability } from '../pki/capabilities.js';
 import { chooseAlgorithms, assertAlgorithmsFit, algorithmsKey, type ContentAlgorithm, type RecipientAlgorithms, type AlgorithmChoice } from './algorithms.js';
@@ -148,6 +148,8 @@ export async function* encryptPrepared(outer: Uint8Array, inner: ByteSource, gro
     out.set(head, outer.length);
     const end = writeLinesOfParts(out, outer.length + head.length, der);
     if (end !== out.length) throw new AppError('smime.internal', `encrypted message is ${end} bytes, computed ${out.length}`, { kind: 'internal' });
+    // our MIME header fields and the base64 lines need no dot-stuffing (the original's fields may)
+    markDataSafe(out, outer.length);
     yield out;
     return;
   }

@@ -5,7 +5,14 @@ import { randomInt } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream.js';
-import { installFastDataStream, originalTransform, stuffChunk } from '../../src/mail/dot-stuff.js';
+import { SMTPServer } from 'smtp-server';
+import { after, before } from 'node:test';
+import { installFastDataStream, originalTransform, safeStart, stuffChunk } from '../../src/mail/dot-stuff.js';
+import { Reinjector } from '../../src/mail/reinject.js';
+import { dataSafeFrom, markDataSafe } from '../../src/mime/index.js';
+import { encryptMessage } from '../../src/smime/message.js';
+import { createTestPki, party, type Party } from '../smime/fixtures.js';
+import type { TestPki } from '../helpers/pki.js';
 
 /** Runs nodemailer's own encoder (the original _transform) over the chunks. */
 function reference(chunks: Buffer[]): { out: Buffer; inBytes: number; outBytes: number } {
@@ -67,5 +74,103 @@ describe('DATA encoder (dot-stuffing, line ends)', () => {
     assert.deepEqual(all.subarray(0, want.out.length), want.out);
     assert.equal(all.subarray(want.out.length).toString('latin1'), want.out.at(-1) === 0x0a ? '.\r\n' : '\r\n.\r\n');
     assert.equal((ds as unknown as { inByteCount: number }).inByteCount, want.inBytes);
+  });
+});
+
+/** Runs the installed encoder in a real DataStream over `chunks`; returns what it pushed. */
+async function throughDataStream(chunks: Buffer[]): Promise<{ pushed: Buffer[]; all: Buffer }> {
+  installFastDataStream();
+  const pushed: Buffer[] = [];
+  await pipeline(Readable.from(chunks), new DataStream(), new Writable({ write: (c, _e, cb) => (pushed.push(c), cb()) }));
+  return { pushed, all: Buffer.concat(pushed) };
+}
+
+describe('DATA encoder: data-safe parts of messages the engine built', () => {
+  let pki: TestPki;
+  let bob: Party;
+  before(async () => {
+    pki = await createTestPki();
+    bob = await party(pki, { email: 'bob@example.com', key: 'rsa2048' });
+  });
+  after(() => pki?.cleanup());
+
+  const inputs: Array<[string, string]> = [
+    ['CRLF text with dotted lines', 'From: a@corp.example\r\nTo: bob@example.com\r\nSubject: dots\r\n\r\n.one\r\n..two\r\n.\r\nend\r\n'],
+    ['LF-only input', 'From: a@corp.example\nTo: bob@example.com\nSubject: lf\n\n.lf body\nmore\n'],
+    ['a header field that starts with a dot', 'From: a@corp.example\r\n.X-Odd: 1\r\nTo: bob@example.com\r\n\r\nbody\r\n'],
+    ['100 KB', `From: a@corp.example\r\nTo: bob@example.com\r\n\r\n${'.x line\r\n'.repeat(12_000)}`],
+  ];
+  for (const [name, text] of inputs) {
+    it(`${name}: marked from the engine's own header fields on, and encoded exactly as nodemailer does`, async () => {
+      const built = (await encryptMessage(Buffer.from(text, 'latin1'), [{ certificate: bob.certificate }])) as Buffer;
+      assert.ok(Buffer.isBuffer(built));
+      const from = dataSafeFrom(built);
+      assert.ok(from !== undefined && from > 0, 'the engine marks what it built');
+      assert.match(built.subarray(from).toString('latin1'), /^MIME-Version: 1\.0\r\n/);
+      const want = reference([built]).out;
+      // the part the mark vouches for really needed nothing
+      assert.deepEqual(want.subarray(want.length - (built.length - from)), built.subarray(from));
+      const { pushed, all } = await throughDataStream([built]);
+      assert.deepEqual(all.subarray(0, want.length), want);
+      assert.equal(all.subarray(want.length).toString('latin1'), '.\r\n');
+      // the marked part was passed on, not copied or scanned into a new buffer
+      assert.ok(pushed.some((p) => p.buffer === built.buffer && p.byteOffset === built.byteOffset + from && p.length === built.length - from));
+    });
+  }
+
+  it('a mark is used only at a line start that is not a dot, and only at the start of the stream for offset 0', () => {
+    const mk = (text: string, from: number) => {
+      const b = Buffer.from(text, 'latin1');
+      markDataSafe(b, from);
+      return b;
+    };
+    const fresh = { lastByte: false as number | false, inByteCount: 0, outByteCount: 0 };
+    assert.equal(safeStart(mk('ab\r\ncd\r\n', 4), fresh), 4);
+    assert.equal(safeStart(mk('ab\ncd\r\n', 3), fresh), undefined, 'after a bare LF');
+    assert.equal(safeStart(mk('ab\r\n.d\r\n', 4), fresh), undefined, 'a dot at the mark');
+    assert.equal(safeStart(mk('ab\r\ncd\r\n', 3), fresh), undefined, 'not a line start');
+    assert.equal(safeStart(mk('cd\r\n', 0), fresh), 0);
+    assert.equal(safeStart(mk('cd\r\n', 0), { ...fresh, lastByte: 0x0a }), undefined, 'offset 0 after other data');
+    assert.equal(safeStart(mk('ab\r\n', 4), fresh), undefined, 'an empty marked part');
+    assert.equal(safeStart(Buffer.from('ab\r\ncd\r\n'), fresh), undefined, 'unmarked');
+    assert.throws(() => markDataSafe(Buffer.alloc(2), 3), RangeError);
+  });
+
+  it('the mark reaches the encoder through the re-injection (nodemailer raw): shown by a mark that lies', async () => {
+    // A buffer marked data-safe although its marked part has a line starting with "..": if the mark
+    // reaches the encoder, those dots are not stuffed and the receiving server takes one away; a
+    // lost mark would stuff them and the server would get the line unchanged.
+    const received: Buffer[] = [];
+    const server = new SMTPServer({
+      authOptional: true,
+      disableReverseLookup: true,
+      hideSTARTTLS: true,
+      logger: false,
+      onData(stream, _s, cb) {
+        const parts: Buffer[] = [];
+        stream.on('data', (c: Buffer) => parts.push(c));
+        stream.on('end', () => (received.push(Buffer.concat(parts)), cb()));
+      },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.server.address() as { port: number }).port;
+    const reinject = new Reinjector({ url: `smtp://127.0.0.1:${port}` });
+    try {
+      const honest = Buffer.from('Subject: t\r\n\r\n.head dot\r\nline\r\n', 'latin1');
+      markDataSafe(honest, honest.indexOf('line'));
+      await reinject.send({ from: 'a@corp.example', recipients: [{ address: 'b@example.com' }] }, honest);
+      assert.deepEqual(received[0], honest, 'an honest mark: the bytes arrive unchanged');
+      // marked from the line before "..lie" (a line start that is not a dot), so the lie is inside
+      const lie2 = Buffer.from('Subject: t\r\n\r\nok\r\n..lie\r\n', 'latin1');
+      markDataSafe(lie2, lie2.indexOf('ok'));
+      await reinject.send({ from: 'a@corp.example', recipients: [{ address: 'b@example.com' }] }, lie2);
+      assert.equal(received[1]!.toString('latin1'), 'Subject: t\r\n\r\nok\r\n.lie\r\n', 'the marked part went unstuffed: the mark got through');
+      // the same bytes copied (identity lost) are encoded in full and arrive intact
+      await reinject.send({ from: 'a@corp.example', recipients: [{ address: 'b@example.com' }] }, new Uint8Array(lie2));
+      assert.deepEqual(received[2], lie2);
+    } finally {
+      reinject.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
