@@ -48,30 +48,34 @@ const READING = [
   '**Reading it.** The protected path does, per message, what pass-through skips: consult the policy,',
   'identity and directory caches and run the S/MIME engine (RSA-2048 key transport, AES-256-CBC, DER',
   'and base64), whose output is a third larger for every later hop. Both record the message-log entry',
-  '(written in the background, the entries of 100 ms in one statement). In-process measurements on',
-  'an idle machine (2 KB): the protected path adds ~90 us of worker CPU, of which RSA key transport',
-  '~25-35 us (OpenSSL\'s public-key operation through node:crypto), AES and the engine\'s DER/base64',
-  '~40 us, planning ~3 us; the pass-through path itself costs the worker ~40 us, and the whole',
-  'machine (smtp-source, the worker\'s SMTP server and client, the sink, the kernel\'s loopback TCP)',
-  'about 1.2-1.5 ms of CPU per 2 KB message, ~4 ms per 100 KB message. Changes of 2026-12-06 that',
-  'moved the protected path: the message log left the reply\'s path (before, a row was inserted before',
-  're-injecting and completed after); planning resolves a policy once per policy snapshot (was ~17 us',
-  'per message); content keys and IVs come from a random pool; small content is encrypted in one',
-  'cipher call; and the re-injection\'s dot-stuffing (nodemailer\'s per-byte loop, ~0.4 ms per 100 KB,',
-  'more for the larger encrypted message) was replaced by a byte-identical encoder that looks only at',
-  'line ends. Through Postfix the worker\'s extra cost is diluted by Postfix\'s own work per message',
-  '(two smtpd, cleanup, qmgr, two smtp deliveries); Postfix latencies include the wait in Postfix\'s',
-  'queue: smtp-source hands over the whole burst far faster than it is delivered. This machine is a',
-  'small VM whose speed drifts by up to 1.7x within a minute and whose kernel threads take a varying',
-  'share of both cores: the pairs\' ratios (under the table) spread by 10-20 points. With the two',
-  'modes in separate worker processes, repeated invocations gave medians far apart (direct 100 KB:',
-  '70-105 %); since both run in the same processes (and the same Postfix), five invocations on',
-  '2026-12-06 gave direct 2 KB 87, 83, 82, 83, 88 % and direct 100 KB 78, 80, 83, 82, 79.x % (the',
-  '78 % before the last copy was removed; a sixth with 1,500-message runs: 79 %); through Postfix',
-  'the last four invocations gave 95-99 % and 90-97 % (one just under 90 %: FAIL; all but the last',
-  'with a Postfix and a worker per mode). So direct 2 KB and both Postfix targets hold, and direct',
-  '100 KB sits on its line: met in about half the invocations. The verdict is the median of this',
-  'run\'s pairs.',
+  '(written in the background, the entries of 100 ms in one statement). Where the machine\'s CPU goes',
+  'at 100 KB direct (`BENCH_CPU_SPLIT=1`, 2026-12-07, mean of 6 runs per mode): pass-through 2.8 ms per',
+  'message (node processes 2.1 ms, smtp-sink 0.41 ms), protected 3.5 ms (node 2.5 ms, smtp-sink',
+  '0.56 ms). Of the 0.66 ms difference, 0.44 ms is the worker\'s extra work and 0.15 ms the sink',
+  'reading a 37 % larger message. The worker\'s extra work is mostly at its floor: AES-256-CBC of',
+  '100 KB through node:crypto ~120 us on an idle machine (`openssl speed` here: ~106 us), the RSA',
+  'public-key operation ~25 us (OpenSSL: 21 us), base64 lines ~50 us (one native encode per 1,024',
+  'lines, then one copy per line into place; a JavaScript encoder measured ~2x slower), each about',
+  '1.5x that under this load. At 2 KB (in-process, idle machine) the protected path adds ~90 us of',
+  'worker CPU, RSA ~25-35 us of it; the whole machine spends 1.2-1.5 ms per 2 KB message. Changes',
+  'that moved the protected path: 2026-12-06, the message log left the reply\'s path, planning',
+  'resolves a policy once per policy snapshot, content keys and IVs come from a random pool, small',
+  'content is encrypted in one cipher call, and the re-injection\'s dot-stuffing (nodemailer\'s',
+  'per-byte loop, ~0.4 ms per 100 KB) was replaced by a byte-identical encoder that looks only at',
+  'line ends; 2026-12-07, the engine marks the base64 part of what it builds as data-safe and that',
+  'encoder passes it on without scanning it (~80 us of worker CPU per 100 KB message under load).',
+  'Through Postfix the worker\'s extra cost is diluted by Postfix\'s own work per message (two smtpd,',
+  'cleanup, qmgr, two smtp deliveries); Postfix latencies include the wait in Postfix\'s queue:',
+  'smtp-source hands over the whole burst far faster than it is delivered. This machine is a small',
+  'VM whose speed drifts by up to 1.7x within a minute: the pairs\' ratios (under the table) spread by',
+  '10-20 points. (An earlier version of this note blamed kernel threads taking up to a core: that',
+  'was the CPU split matching processes by name, which counted a kernel worker\'s whole lifetime',
+  'whenever its name changed; matched by pid, kernel threads stay under 5 %.) Invocations with both',
+  'modes in the same worker processes: 2026-12-06, direct 2 KB 87, 83, 82, 83, 88 % and direct',
+  '100 KB 78, 80, 83, 82, 79 % (11 pairs); 2026-12-07 with the data-safe change, direct 100 KB 82 %',
+  '(11 pairs), 81 % (25 pairs) and, with 21 pairs per direct cell from then on, the full runs',
+  'recorded in the table; through Postfix, 95-99 % and 90-97 % on 2026-12-06. The verdict is the',
+  'median of this run\'s pairs.',
 ].join('\n');
 
 const KB = 1024;
@@ -84,9 +88,11 @@ const SIZES = process.env.BENCH_SIZES ? ALL_SIZES.filter((s) => process.env.BENC
 /**
  * Pairs of runs (pass-through and protected next to each other in time, the order alternating)
  * per cell. This machine's speed drifts by up to 1.7x within a minute, so many short pairs and
- * the median of their ratios say more than a few long runs.
+ * the median of their ratios say more than a few long runs. Direct pairs are cheap (~3 s): 21 of
+ * them (the pairs' ratios spread 10-20 points; with 11, repeated invocations' medians were
+ * several points apart).
  */
-const DIRECT_PAIRS = Number(process.env.BENCH_ROUNDS ?? 11);
+const DIRECT_PAIRS = Number(process.env.BENCH_ROUNDS ?? 21);
 const POSTFIX_PAIRS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SESSIONS = 20;
 const FROM = 'sender@corp.example';
@@ -218,8 +224,8 @@ function machineTicks(): { busy: number; softirq: number; total: number } {
   return { busy: total - v[3]! - v[4]!, softirq: v[6]!, total };
 }
 
-/** CPU % by command name between two snapshots (names above 5 % only). */
-function cpuSplit(a: ReturnType<typeof ticksByPid>, b: ReturnType<typeof ticksByPid>, seconds: number): string {
+/** CPU % (and ms per message) by command name between two snapshots (names above 5 % only). */
+function cpuSplit(a: ReturnType<typeof ticksByPid>, b: ReturnType<typeof ticksByPid>, seconds: number, messages: number): string {
   const byName = new Map<string, number>();
   for (const [pid, p] of b) {
     const before = a.get(pid);
@@ -229,7 +235,7 @@ function cpuSplit(a: ReturnType<typeof ticksByPid>, b: ReturnType<typeof ticksBy
   const parts: string[] = [];
   for (const [name, t] of byName) {
     const pctv = (t / TICKS / seconds) * 100;
-    if (pctv >= 5) parts.push(`${name} ${pctv.toFixed(0)} %`);
+    if (pctv >= 5) parts.push(`${name} ${pctv.toFixed(0)} % (${((t / TICKS / messages) * 1000).toFixed(2)} ms/msg)`);
   }
   return parts.join(', ');
 }
@@ -326,7 +332,8 @@ async function measureDirect(w: Worker, file: string, message: Buffer, count: nu
   if (process.env.BENCH_CPU_SPLIT) {
     const m1 = machineTicks();
     const share = (x: number) => `${((x / (m1.total - mt0!.total)) * 100).toFixed(0)} %`;
-    console.log(`    cpu: ${cpuSplit(all0, ticksByPid(), seconds)}; machine busy ${share(m1.busy - mt0!.busy)} (softirq ${share(m1.softirq - mt0!.softirq)}); database transactions: ${(await xacts()) - x0}`);
+    const busyMs = (((m1.busy - mt0!.busy) / TICKS) * 1000) / count;
+    console.log(`    cpu: ${cpuSplit(all0, ticksByPid(), seconds, count)}; machine busy ${share(m1.busy - mt0!.busy)} (${busyMs.toFixed(2)} ms/msg; softirq ${share(m1.softirq - mt0!.softirq)}); database transactions: ${(await xacts()) - x0}`);
   }
   const latencies = await probing;
   return { rate: count / seconds, seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), peakRssMb: hwmMb(w.child.pid!), cpuPercent: cpu, failures: 0 };
