@@ -17,11 +17,14 @@ export interface StoredMessageLogEntry extends MessageLogEntry {
 // as one array literal in a text parameter, unnested on the server: the cheapest way in for both
 // sides (a JSON array of rows costs the server twice as much to take apart; measured ~37 vs ~20 us
 // per row, client and server together). Rows are inserted in array order (ids ascending in that order).
-const INSERT_MANY = `insert into message_log (received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply)
-  select received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply
-  from unnest($1::text::timestamptz[], $2::text::text[], $3::text::text[], $4::text::jsonb[], $5::text::int[], $6::text::int[], $7::text::int[], $8::text::text[], $9::text::text[])
-    with ordinality as v(received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply, n)
-  order by n`;
+// An entry whose key is already stored (a retry after a write that committed although its reply was
+// lost) is skipped.
+const INSERT_MANY = `insert into message_log (received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply, entry_key)
+  select received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply, entry_key
+  from unnest($1::text::timestamptz[], $2::text::text[], $3::text::text[], $4::text::jsonb[], $5::text::int[], $6::text::int[], $7::text::int[], $8::text::text[], $9::text::text[], $10::text::uuid[])
+    with ordinality as v(received_at, reference, sender, recipients, size_in, size_out, duration_ms, result, smtp_reply, entry_key, n)
+  order by n
+  on conflict (entry_key) do nothing`;
 
 const QUOTE_OR_BACKSLASH = /["\\]/;
 const QUOTES_AND_BACKSLASHES = /["\\]/g;
@@ -59,6 +62,7 @@ function columns(entries: readonly MessageLogEntry[]): string[] {
     intArrayLiteral(col((e) => e.durationMs)),
     textArrayLiteral(col((e) => e.result)),
     textArrayLiteral(col((e) => e.smtpReply)),
+    textArrayLiteral(col((e) => e.key ?? null)),
   ];
 }
 

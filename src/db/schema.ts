@@ -335,8 +335,14 @@ export const messageLog = pgTable(
     /** 'accepted' (250), 'tempfail' (451), 'rejected' (5xx). */
     result: text('result').notNull(),
     smtpReply: text('smtp_reply'),
+    /** The entry's random key (rows written before it existed have none): a retried write is stored once. */
+    entryKey: uuid('entry_key'),
   },
-  (t) => [index('message_log_received_idx').on(t.receivedAt), index('message_log_sender_idx').on(t.sender)],
+  (t) => [
+    index('message_log_received_idx').on(t.receivedAt),
+    index('message_log_sender_idx').on(t.sender),
+    uniqueIndex('message_log_entry_key_idx').on(t.entryKey),
+  ],
 );
 
 /**

@@ -81,7 +81,8 @@ export interface BackgroundLogOptions {
  * and a failed read answers 451).
  *
  * A failed write keeps the entries and retries (1 s, doubling up to 30 s) while the database is
- * away; above LOG_PENDING_MAX entries, and at close() when the database still does not take them,
+ * away; each entry carries a random key, so one whose write did commit although the reply was lost
+ * is not stored twice. Above LOG_PENDING_MAX entries, and at close() when the database still does not take them,
  * entries go to the diagnostic log as JSON, so none disappears without a trace. What a crash
  * (kill -9) can lose is the entries of the last LOG_FLUSH_MS (docs/OPERATIONS.md).
  */
@@ -111,6 +112,8 @@ export class BackgroundMessageLog implements MessageLog {
   }
 
   record(entry: MessageLogEntry): void {
+    // the key makes a retried write idempotent (a batch whose commit was lost with the connection)
+    entry.key ??= globalThis.crypto.randomUUID();
     this.pending.push(entry);
     this.trim();
     if (!this.timer && !this.writing) this.schedule(this.flushMs);

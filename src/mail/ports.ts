@@ -93,6 +93,11 @@ export interface MessageLogEntry {
   durationMs: number | null;
   result: MessageResult;
   smtpReply: string | null;
+  /**
+   * A random id (a UUID, given when the entry is recorded) that makes writing it idempotent: an
+   * entry sent again after a write whose outcome was lost with the connection is stored once.
+   */
+  key?: string;
 }
 
 /**

@@ -118,6 +118,31 @@ describe('message log', () => {
     await log.close();
   });
 
+  it('a write that committed although its reply was lost is retried and stored once (each entry has its own key)', async () => {
+    const table = new DrizzleMessageLog(database.db);
+    let calls = 0;
+    const store: MessageLogStore = {
+      async insertMany(e) {
+        calls++;
+        await table.insertMany(e);
+        if (calls === 1) throw new Error('connection lost while committing');
+      },
+    };
+    const warnings: string[] = [];
+    const log = new BackgroundMessageLog(store, { warn: (m) => warnings.push(m), flushMs: 5, retryDelayMs: () => 20 });
+    const recorded = [entry('lost1@int.test', 1), entry('lost2@int.test', 2)];
+    for (const e of recorded) log.record(e);
+    assert.match(recorded[0]!.key ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(recorded[0]!.key, recorded[1]!.key);
+    await wait(150);
+    assert.equal(log.size, 0);
+    assert.ok(calls >= 2, `retried (${calls} statements)`);
+    assert.match(warnings[0]!, /connection lost while committing/);
+    const rows = (await table.page({ limit: 100 })).filter((r) => r.sender.startsWith('lost'));
+    assert.deepEqual(rows.map((r) => r.sender).sort(), ['lost1@int.test', 'lost2@int.test']);
+    await log.close();
+  });
+
   it('above pendingMax the oldest entries go to the diagnostic log (addresses, no content), so memory stays bounded', async () => {
     const store = flaky(memory());
     store.down = true;

@@ -14,7 +14,7 @@ import { DrizzleMessageLog } from '../../src/db/message-log.js';
 import { drizzleQuery } from '../../src/db/raw.js';
 import type { MessageLogEntry } from '../../src/mail/ports.js';
 import { MIGRATIONS_FOLDER, type Database } from '../../src/db/connection.js';
-import { auditLog, certificates, settings } from '../../src/db/schema.js';
+import { auditLog, certificates, messageLog, settings } from '../../src/db/schema.js';
 import { AppError } from '../../src/shared/errors.js';
 import { fixedClock } from '../../src/shared/clock.js';
 
@@ -241,4 +241,33 @@ export function databaseSuite(get: () => Database): void {
       }
     });
   }
+
+  it('stores a message-log entry once when its batch is written again (the same key), and keyless entries every time', async () => {
+    const { db } = get();
+    const store = new DrizzleMessageLog(db);
+    const entry = (i: number, key?: string): MessageLogEntry => ({
+      receivedAt: new Date(Date.UTC(2026, 11, 7, 1, 0, i)),
+      reference: `retry-${i}`,
+      sender: 'retry@int.test',
+      recipients: [{ address: `r${i}@ext.test`, outcome: 'encrypted', reason: 'test' }],
+      sizeIn: i,
+      sizeOut: i,
+      durationMs: i,
+      result: 'accepted',
+      smtpReply: '250 ok',
+      ...(key ? { key } : {}),
+    });
+    const keys = Array.from({ length: 4 }, () => globalThis.crypto.randomUUID());
+    const count = async () => (await db.select().from(messageLog).where(eq(messageLog.sender, 'retry@int.test'))).length;
+    await store.insertMany([entry(0, keys[0]), entry(1, keys[1])]);
+    // the same batch again (its first write committed, its reply was lost), then one that overlaps
+    await store.insertMany([entry(0, keys[0]), entry(1, keys[1])]);
+    await store.insertMany([entry(1, keys[1]), entry(2, keys[2]), entry(3, keys[3])]);
+    assert.equal(await count(), 4);
+    const rows = await db.select().from(messageLog).where(eq(messageLog.sender, 'retry@int.test')).orderBy(messageLog.id);
+    assert.deepEqual(rows.map((r) => [r.reference, r.entryKey]), keys.map((k, i) => [`retry-${i}`, k]));
+    // entries without a key (as written before keys existed) are not deduplicated
+    await store.insertMany([entry(9), entry(9)]);
+    assert.equal(await count(), 6);
+  });
 }
