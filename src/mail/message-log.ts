@@ -82,9 +82,9 @@ export interface BackgroundLogOptions {
  *
  * A failed write keeps the entries and retries (1 s, doubling up to 30 s) while the database is
  * away; each entry carries a random key, so one whose write did commit although the reply was lost
- * is not stored twice. Above LOG_PENDING_MAX entries, and at close() when the database still does not take them,
- * entries go to the diagnostic log as JSON, so none disappears without a trace. What a crash
- * (kill -9) can lose is the entries of the last LOG_FLUSH_MS (docs/OPERATIONS.md).
+ * is not stored twice. Above LOG_PENDING_MAX entries, and at close() when the database still does
+ * not take them, entries go to the diagnostic log as JSON, so none disappears without a trace.
+ * What a crash (kill -9) can lose is the entries of the last LOG_FLUSH_MS (docs/OPERATIONS.md).
  */
 export class BackgroundMessageLog implements MessageLog {
   private pending: MessageLogEntry[] = [];
