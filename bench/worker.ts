@@ -16,7 +16,8 @@
  *
  * For experiments (the doc is then left alone): BENCH_ONLY=direct skips the Postfix rows,
  * BENCH_SIZES=2 (or 100) measures one size, BENCH_ROUNDS=N, BENCH_CPU_SPLIT=1 prints where the
- * machine's CPU went (by process name) and the database's transactions for each direct run, and
+ * machine's CPU went (by process name, also per message) and the database's transactions for each
+ * direct run, and
  * BENCH_WORKER_NODE_ARGS passes node flags to the workers (e.g. --cpu-prof --cpu-prof-dir=DIR,
  * with FILTER_PROCESSES=1).
  */
@@ -320,9 +321,8 @@ async function measureDirect(w: Worker, file: string, message: Buffer, count: nu
   if (warm) await smtpSource(w.port, file, 1000, to); // warm-up: pooled connections, caches, JIT (optimised code for both paths)
   resetHwm(w.child.pid!);
   const c0 = cpuTicks(w.child.pid!);
-  const all0 = ticksByPid();
-  const mt0 = process.env.BENCH_CPU_SPLIT ? machineTicks() : undefined;
-  const x0 = process.env.BENCH_CPU_SPLIT ? await xacts() : 0;
+  // BENCH_CPU_SPLIT: where the machine's CPU went (read only when asked: /proc of every process)
+  const split0 = process.env.BENCH_CPU_SPLIT ? { procs: ticksByPid(), machine: machineTicks(), xacts: await xacts() } : undefined;
   let running = true;
   const probing = probe(w.port, message, to, () => running);
   const m0 = process.hrtime.bigint();
@@ -331,11 +331,12 @@ async function measureDirect(w: Worker, file: string, message: Buffer, count: nu
   // with BENCH_WORKER_NODE_ARGS (profiles), the run's window on the monotonic clock V8's profiles use (us)
   if (process.env.BENCH_WORKER_NODE_ARGS) console.log(`    window ${w.mode} ${count} ${m0 / 1000n} ${process.hrtime.bigint() / 1000n}`);
   const cpu = ((cpuTicks(w.child.pid!) - c0) / TICKS / seconds) * 100;
-  if (process.env.BENCH_CPU_SPLIT) {
+  if (split0) {
+    const m0t = split0.machine;
     const m1 = machineTicks();
-    const share = (x: number) => `${((x / (m1.total - mt0!.total)) * 100).toFixed(0)} %`;
-    const busyMs = (((m1.busy - mt0!.busy) / TICKS) * 1000) / count;
-    console.log(`    cpu: ${cpuSplit(all0, ticksByPid(), seconds, count)}; machine busy ${share(m1.busy - mt0!.busy)} (${busyMs.toFixed(2)} ms/msg; softirq ${share(m1.softirq - mt0!.softirq)}); database transactions: ${(await xacts()) - x0}`);
+    const share = (x: number) => `${((x / (m1.total - m0t.total)) * 100).toFixed(0)} %`;
+    const busyMs = (((m1.busy - m0t.busy) / TICKS) * 1000) / count;
+    console.log(`    cpu: ${cpuSplit(split0.procs, ticksByPid(), seconds, count)}; machine busy ${share(m1.busy - m0t.busy)} (${busyMs.toFixed(2)} ms/msg; softirq ${share(m1.softirq - m0t.softirq)}); database transactions: ${(await xacts()) - split0.xacts}`);
   }
   const latencies = await probing;
   return { rate: count / seconds, seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), peakRssMb: hwmMb(w.child.pid!), cpuPercent: cpu, failures: 0 };

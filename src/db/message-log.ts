@@ -29,40 +29,34 @@ const INSERT_MANY = `insert into message_log (received_at, reference, sender, re
 const QUOTE_OR_BACKSLASH = /["\\]/;
 const QUOTES_AND_BACKSLASHES = /["\\]/g;
 
-/** A PostgreSQL array literal of strings: every element quoted, `"` and `\` escaped. */
-export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
+/** A PostgreSQL array literal: NULL for a missing value, else the element as `element` writes it. */
+function arrayLiteral<T>(values: ReadonlyArray<T | null | undefined>, element: (v: T) => string): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (i) out += ',';
-    out += v === null || v === undefined ? 'NULL' : QUOTE_OR_BACKSLASH.test(v) ? `"${v.replace(QUOTES_AND_BACKSLASHES, '\\$&')}"` : `"${v}"`;
+    out += v === null || v === undefined ? 'NULL' : element(v);
   }
   return out + '}';
 }
 
-function intArrayLiteral(values: ReadonlyArray<number | null>): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (i) out += ',';
-    out += v === null || v === undefined ? 'NULL' : String(Math.trunc(v));
-  }
-  return out + '}';
-}
+/** A string element: always quoted, `"` and `\` escaped. */
+const quoted = (v: string): string => (QUOTE_OR_BACKSLASH.test(v) ? `"${v.replace(QUOTES_AND_BACKSLASHES, '\\$&')}"` : `"${v}"`);
+const integer = (v: number): string => String(Math.trunc(v));
 
 function columns(entries: readonly MessageLogEntry[]): string[] {
   const col = <T>(f: (e: MessageLogEntry) => T) => entries.map(f);
   return [
-    textArrayLiteral(col((e) => e.receivedAt.toISOString())),
-    textArrayLiteral(col((e) => e.reference)),
-    textArrayLiteral(col((e) => e.sender)),
-    textArrayLiteral(col((e) => JSON.stringify(e.recipients))),
-    intArrayLiteral(col((e) => e.sizeIn)),
-    intArrayLiteral(col((e) => e.sizeOut)),
-    intArrayLiteral(col((e) => e.durationMs)),
-    textArrayLiteral(col((e) => e.result)),
-    textArrayLiteral(col((e) => e.smtpReply)),
-    textArrayLiteral(col((e) => e.key ?? null)),
+    arrayLiteral(col((e) => e.receivedAt.toISOString()), quoted),
+    arrayLiteral(col((e) => e.reference), quoted),
+    arrayLiteral(col((e) => e.sender), quoted),
+    arrayLiteral(col((e) => JSON.stringify(e.recipients)), quoted),
+    arrayLiteral(col((e) => e.sizeIn), integer),
+    arrayLiteral(col((e) => e.sizeOut), integer),
+    arrayLiteral(col((e) => e.durationMs), integer),
+    arrayLiteral(col((e) => e.result), quoted),
+    arrayLiteral(col((e) => e.smtpReply), quoted),
+    arrayLiteral(col((e) => e.key), quoted),
   ];
 }
 

@@ -126,10 +126,10 @@ export function installFastDataStream(): void {
  * byte before it an LF after a CR, or the very start of the stream), and only if its first byte is
  * not a dot (a line start the mark does not vouch for). Undefined: encode the whole chunk.
  */
-export function safeStart(chunk: Buffer, state?: EncoderState): number | undefined {
+export function safeStart(chunk: Buffer, state: EncoderState): number | undefined {
   const from = dataSafeFrom(chunk);
   if (from === undefined || from >= chunk.length || chunk[from] === DOT) return undefined;
   if (from >= 2) return chunk[from - 1] === LF && chunk[from - 2] === CR ? from : undefined;
-  if (from === 0 && state && state.lastByte === false) return 0;
+  if (from === 0 && state.lastByte === false) return 0;
   return undefined;
 }

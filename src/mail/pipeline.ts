@@ -159,9 +159,8 @@ export async function decideRecipient(
   }
   const answer = await deps.directory.lookup(rcpt.address);
   if (answer) {
-    const plan: RecipientPlan = {
-      address: rcpt.address,
-      bcc: false,
+    return {
+      ...base,
       policy,
       treatment: withSigning('encrypt', sign),
       certificate: answer.certificate,
@@ -169,8 +168,6 @@ export async function decideRecipient(
       fingerprint: answer.fingerprint,
       reason: `${modeReason(policy, mode, ctx.triggers)}; ${answer.reason}${signNote}`,
     };
-    if (rcpt.dsn) plan.dsn = rcpt.dsn;
-    return plan;
   }
   if (policy.fallbackLink) {
     if (deps.fallback) {

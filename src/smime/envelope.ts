@@ -6,8 +6,8 @@
  * (dhSinglePass-stdDH-sha256kdf-scheme with AES key wrap) for EC recipients. Recipients are
  * identified by issuerAndSerialNumber.
  */
-import { freshRandom } from './random.js';
 import { type Cipher, type CipherGCM, type KeyObject, constants, createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt } from 'node:crypto';
+import { freshRandom } from './random.js';
 import { AppError } from '../shared/errors.js';
 import { concat } from '../shared/bytes.js';
 import type { Certificate } from '../pki/certificate.js';
